@@ -1,0 +1,21 @@
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace WaveMesh.Engine.Training;
+
+/// <summary>The losses of WAVE's stages.</summary>
+public static class Losses
+{
+    /// <summary>
+    /// Distillation from a teacher: tau^2 * KL(softmax(t/tau) || softmax(s/tau)) + CE(s, y), both averaged over the batch.
+    /// </summary>
+    public static Tensor Distillation(Tensor student, Tensor teacher, Tensor labels, double temperature)
+    {
+        var logPs = F.log_softmax(student / temperature, 1);
+        var logPt = F.log_softmax(teacher / temperature, 1);
+        var kl = (logPt.exp() * (logPt - logPs)).sum(1).mean();
+        return kl * (temperature * temperature) + F.cross_entropy(student, labels);
+    }
+
+    public static Tensor CrossEntropy(Tensor logits, Tensor labels) => F.cross_entropy(logits, labels);
+}

@@ -1,0 +1,46 @@
+using WaveMesh.Data;
+using WaveMesh.Engine.Training;
+using WaveMesh.Engine.Vit;
+using static TorchSharp.torch;
+
+namespace WaveMesh.Engine.Wave;
+
+/// <summary>
+/// Stage 2: a new size's scalers (and its size-free parameters) are fitted to the teacher on a small subset,
+/// with the templates frozen.
+/// </summary>
+public static class ScalerTraining
+{
+    public static readonly DistillOptions Defaults = new()
+    {
+        Schedule = new TrainSchedule { Steps = 300, LearningRate = 3e-3, WeightDecay = 0, WarmupFraction = 0.05 },
+    };
+
+    /// <summary>The target's starting scalers: resized from the auxiliary scalers when given and asked for, else random.</summary>
+    public static ScalerSet InitialScalers(TemplateSet templates, VitSpec target, ScalerInit init, ScalerSet? auxScalers, long seed) =>
+        init == ScalerInit.Resized && auxScalers is not null
+            ? ScalerSet.Resized(auxScalers, target, templates)
+            : init == ScalerInit.Resized
+                ? throw new ArgumentException("resized scaler initialisation needs the auxiliary scalers")
+                : ScalerSet.Random(target, templates, seed);
+
+    public static (ScalerSet Scalers, TrainResult Training) TrainScalers(nn.Module<Tensor, Tensor> teacher, TemplateSet templates,
+        VitSpec target, ScalerSet initial, ImageDataset subset, Normalization normalization, Device device, DistillOptions options,
+        IProgress<StepReport>? progress = null, CancellationToken cancellation = default)
+    {
+        if (initial.Target != target) throw new ArgumentException($"initial scalers are for {initial.Target.Describe()}, not {target.Describe()}");
+        var frozen = templates.parameters().Select(p => (p, p.requires_grad)).ToList();
+        foreach (var (p, _) in frozen) p.requires_grad = false;
+        try
+        {
+            var model = new TemplatedVit(templates, initial);  // not disposed: it owns the templates and scalers
+            var groups = new[] { new ParameterGroup(initial.parameters().ToList(), 0) };
+            var result = Distillation.FitToTeacher("scalers", model, groups, teacher, subset, normalization, device, options, progress, cancellation);
+            return (initial, result);
+        }
+        finally
+        {
+            foreach (var (p, was) in frozen) p.requires_grad = was;
+        }
+    }
+}

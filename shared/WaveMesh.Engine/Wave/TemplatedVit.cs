@@ -1,0 +1,69 @@
+using TorchSharp;
+using WaveMesh.Engine.Vit;
+using static TorchSharp.torch;
+
+namespace WaveMesh.Engine.Wave;
+
+/// <summary>
+/// A ViT whose every weight is composed from templates and scalers on each forward, so gradients reach both:
+/// the auxiliary model of stage 1 and the target being fitted in stage 2.
+/// </summary>
+public sealed class TemplatedVit : nn.Module<Tensor, Tensor>
+{
+    readonly TemplateSet templates;
+    readonly ScalerSet scalers;
+    readonly Dictionary<string, long[]> shapes;
+
+    public VitSpec Spec => scalers.Target;
+    public TemplateSet Templates => templates;
+    public ScalerSet Scalers => scalers;
+
+    public TemplatedVit(TemplateSet templates, ScalerSet scalers) : base("TemplatedVit")
+    {
+        if (scalers.Config != templates.Config)
+            throw new SpecException("scalers were made for another template configuration");
+        this.templates = templates;
+        this.scalers = scalers;
+        shapes = VitLayout.Of(scalers.Target).ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor images)
+    {
+        var w = Compose();
+        return VitForward.Logits(Spec, name => w[name], images);
+    }
+
+    /// <summary>Every weight of the target by timm name: W = base + sum_t S_t (x) T_t, reshaped to the parameter's shape.</summary>
+    public Dictionary<string, Tensor> Compose()
+    {
+        var t = templates.Tensors();
+        var s = scalers.Tensors();
+        var w = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var kind in templates.Kinds)
+        {
+            var composed = Kronecker.Compose(s[kind.Key], t[kind.Key]);
+            if (kind.Base != 0) composed = composed + kind.Base;
+            if (!kind.PerLayer)
+            {
+                w[kind.Name] = composed.reshape(shapes[kind.Name]);
+                continue;
+            }
+            for (int l = 0; l < Spec.Depth; l++)
+            {
+                var name = VitLayout.Block(l, kind.Name);
+                w[name] = composed[l].reshape(shapes[name]);
+            }
+        }
+        foreach (var name in TemplateKinds.Free) w[name] = s[name];
+        return w;
+    }
+
+    /// <summary>Stage 3's starting point: the composed weights, frozen into a plain ViT that no longer knows its templates.</summary>
+    public VisionTransformer Materialize()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return new VisionTransformer(Spec, Compose(), templates.parameters().First().device);
+    }
+}
