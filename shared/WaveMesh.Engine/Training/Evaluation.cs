@@ -36,17 +36,21 @@ public static class Evaluation
         using var noGrad = no_grad();
         model.eval();
         var parts = new List<Tensor>();
-        var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0, normalization, device);
-        using (var scope = NewDisposeScope())
+        try
         {
+            var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0, normalization, device);
             foreach (var batch in loader.Epoch(0))
             {
                 using var owned = batch;
-                parts.Add(model.forward(batch.Inputs));
+                using var scope = NewDisposeScope();
+                parts.Add(model.forward(batch.Inputs).MoveToOuterDisposeScope());
             }
-            var all = cat(parts, 0);
+            return cat(parts, 0);
+        }
+        finally
+        {
+            foreach (var p in parts) p.Dispose();
             model.train();
-            return all.MoveToOuterDisposeScope();
         }
     }
 }

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace WaveMesh.Engine.Training;
 
-/// <summary>AdamW with linear warm-up and cosine decay to <see cref="MinLearningRateFraction"/> of the peak; clips the gradient norm.</summary>
+/// <summary>AdamW with linear warm-up and cosine decay to <see cref="MinLearningRateFraction"/> of the peak; clips the gradient norm when <see cref="ClipGradNorm"/> is positive.</summary>
 public sealed record TrainSchedule
 {
     public int Steps { get; init; } = 100;
@@ -15,7 +15,7 @@ public sealed record TrainSchedule
     public double WeightDecay { get; init; } = 0.05;
     public double WarmupFraction { get; init; } = 0.05;
     public double MinLearningRateFraction { get; init; } = 0.01;
-    public double ClipGradNorm { get; init; } = 1.0;
+    public double ClipGradNorm { get; init; } = 0;
 
     /// <summary>Learning rate at step <paramref name="step"/> (0-based).</summary>
     public double At(int step)
@@ -51,7 +51,7 @@ public static class Trainer
     {
         if (schedule.Steps <= 0) return new TrainResult(0, double.NaN, 0, TimeSpan.Zero, false);
         var trainable = groups.SelectMany(g => g.Parameters).ToList();
-        var optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters,
+        using var optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters,
             new AdamW.Options { LearningRate = schedule.LearningRate * g.LearningRateScale, weight_decay = g.WeightDecay })), schedule.LearningRate);
         var scales = groups.Select(g => g.LearningRateScale).ToArray();
         model.train();

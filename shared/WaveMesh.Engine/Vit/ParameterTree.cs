@@ -26,7 +26,9 @@ public static class ParameterTree
             }
             parent = child;
         }
+        // A parameter lives as long as its module, whatever dispose scope it was made in.
         var p = new Parameter(value, requiresGrad);
+        p.DetachFromDisposeScope();
         parent.register_parameter(parts[^1], p);
         return p;
     }

@@ -47,7 +47,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
             var x = zeros(t.Shape, ScalarType.Float32);
             string name = t.Name;
             if (name == "cls_token") x.normal_(0, 1e-6, g);
-            else if (name == "pos_embed") nn.init.trunc_normal_(x, 0, 0.02, -2, 2, g);
+            else if (name == "pos_embed") TruncatedNormal.Fill(x, 0.02, g);
             else if (name.StartsWith("patch_embed.proj."))
             {
                 // The patch projection is a Conv2d that timm leaves at PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
@@ -55,7 +55,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
                 x.uniform_(-bound, bound, g);
             }
             else if (name.EndsWith(".weight") && t.Shape.Length == 1) x.fill_(1.0);  // LayerNorm gains
-            else if (name.EndsWith(".weight")) nn.init.trunc_normal_(x, 0, 0.02, -2, 2, g);
+            else if (name.EndsWith(".weight")) TruncatedNormal.Fill(x, 0.02, g);
             w[name] = x;
         }
         return w;

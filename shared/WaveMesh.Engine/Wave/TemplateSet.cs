@@ -54,7 +54,7 @@ public sealed class TemplateSet : nn.Module
             if (kind?.Category == TemplateCategory.Embedding && kind.Name.StartsWith("patch_embed"))
                 t.normal_(0, 1.0 / Math.Sqrt(3.0 * family.PatchDim), g);
             else if (kind is { Category: TemplateCategory.Matrix or TemplateCategory.Embedding })
-                nn.init.trunc_normal_(t, 0, 0.02, -2, 2, g);
+                TruncatedNormal.Fill(t, 0.02, g);
             ParameterTree.Add(set, key, t.to(device ?? CPU).MoveToOuterDisposeScope());
         }
         return set;
