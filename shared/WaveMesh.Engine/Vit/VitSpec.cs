@@ -26,14 +26,21 @@ public sealed record VitSpec
     public int Classes { get; init; } = 10;
     public Pooling Pooling { get; init; } = Pooling.Token;
 
+    [JsonIgnore]
     public int GridSize => ImageSize / PatchSize;
+    [JsonIgnore]
     public int Patches => GridSize * GridSize;
     /// <summary>Token count including the class token when there is one.</summary>
+    [JsonIgnore]
     public int Tokens => Patches + (Pooling == Pooling.Token ? 1 : 0);
+    [JsonIgnore]
     public int HeadDim => Width / Heads;
+    [JsonIgnore]
     public int Hidden => Width * MlpRatio;
+    [JsonIgnore]
     public int PatchDim => Channels * PatchSize * PatchSize;
     /// <summary>timm names the final LayerNorm <c>norm</c> for token pooling and <c>fc_norm</c> for mean pooling.</summary>
+    [JsonIgnore]
     public string FinalNorm => Pooling == Pooling.Token ? "norm" : "fc_norm";
 
     /// <summary>Same family (input, classes, pooling, MLP ratio), another depth, width and head count.</summary>
@@ -62,6 +69,7 @@ public sealed record VitSpec
     }
 
     /// <summary>Parameter count of the plain model.</summary>
+    [JsonIgnore]
     public long ParameterCount => VitLayout.Of(this).Sum(e => e.Shape.Aggregate(1L, (a, b) => a * b));
 
     public string Describe() => $"L{Depth} D{Width} H{Heads}";

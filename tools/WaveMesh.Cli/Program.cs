@@ -1,0 +1,29 @@
+using System.CommandLine;
+using WaveMesh.Cli;
+using WaveMesh.Cli.Commands;
+
+var root = new RootCommand("WaveMesh: variable-sized ViTs initialised from distilled weight templates (WAVE)")
+{
+    InspectCommand.Create(),
+    DemoCommand.Create(),
+};
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    // First Ctrl-C: stop after the current step and keep what is finished; a second one ends the process.
+    if (cancel.IsCancellationRequested) return;
+    e.Cancel = true;
+    Console.Error.WriteLine("\nwavemesh: stopping after the current step (Ctrl-C again to abort)...");
+    cancel.Cancel();
+};
+CliContext.Cancellation = cancel.Token;
+
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e)
+{
+    return CliErrors.Report(e);
+}
