@@ -48,6 +48,8 @@ static class DemoCommand
     static int Run(ParseResult parse)
     {
         var ct = CliContext.Cancellation;
+        // Refuse an impossible target before any work starts.
+        Templates.Check(ParseSize(parse.GetValue(Target)!, Auxiliary));
         var (device, engine) = CliContext.Engine(parse);
         var outDir = parse.GetValue(Out)!;
         outDir.Create();
@@ -92,7 +94,6 @@ static class DemoCommand
         Console.WriteLine($"Auxiliary model {aux.Describe()} from {distilled.Templates.TemplateParameterCount:N0} template parameters: {auxEval.Accuracy:P2}");
 
         var target = ParseSize(parse.GetValue(Target)!, aux);
-        Templates.Check(target);
         var initial = ScalerTraining.InitialScalers(distilled.Templates, target, ScalerInit.Resized, distilled.AuxScalers, engine.Seed);
         progress.Begin($"stage 2: scalers of {target.Describe()}");
         var options = ScalerTraining.Defaults with { Schedule = ScalerTraining.Defaults.Schedule with { Steps = parse.GetValue(ScalerSteps) }, Seed = engine.Seed };
