@@ -4,47 +4,65 @@ using WaveMesh.Engine.Training;
 namespace WaveMesh.Cli;
 
 /// <summary>
-/// Progress of long training stages: a live bar on a terminal (steps, loss, examples/s, time left), and one plain
-/// line per tenth of the work when the output is redirected, so logs stay readable.
+/// Progress of long work: a live bar on a terminal (steps, loss, examples/s, time left), and one plain line per
+/// tenth of the work when the output is redirected, so logs stay readable.
 /// </summary>
 sealed class ConsoleProgress : IProgress<StepReport>
 {
     readonly bool live = !Console.IsOutputRedirected;
     readonly Stopwatch sinceDraw = Stopwatch.StartNew();
+    readonly object gate = new();
     string label = "";
+    string current = "";
     int lastTenth = -1;
 
-    /// <summary>The name shown in front of the next stage's bar.</summary>
+    /// <summary>The name shown in front of the next bar.</summary>
     public void Begin(string name)
     {
-        label = name;
-        lastTenth = -1;
-    }
-
-    public void Report(StepReport r)
-    {
-        bool done = r.Step >= r.Steps;
-        if (live)
+        lock (gate)
         {
-            if (!done && sinceDraw.ElapsedMilliseconds < 250) return;
-            sinceDraw.Restart();
-            Console.Write("\r" + Line(r, bar: true).PadRight(Math.Max(0, SafeWidth() - 1)));
-            if (done) Console.WriteLine();
-            return;
+            label = name;
+            lastTenth = -1;
         }
-        int tenth = (int)(10L * r.Step / Math.Max(1, r.Steps));
-        if (tenth == lastTenth && !done) return;
-        lastTenth = tenth;
-        Console.WriteLine(Line(r, bar: false));
     }
 
-    string Line(StepReport r, bool bar)
+    public void Report(StepReport r) => Show(string.IsNullOrEmpty(label) ? r.Stage : label, r.Step, r.Steps, r.Loss, r.ExamplesPerSecond, r.Elapsed);
+
+    /// <summary>Draws one progress state of the work called <paramref name="name"/>.</summary>
+    public void Show(string name, int step, int steps, double loss, double examplesPerSecond, TimeSpan elapsed)
     {
-        double fraction = (double)r.Step / Math.Max(1, r.Steps);
-        string b = bar ? "[" + new string('#', (int)(fraction * 24)).PadRight(24, '.') + "] " : "";
-        string name = string.IsNullOrEmpty(label) ? r.Stage : label;
-        return $"  {name,-28} {b}{fraction,4:P0}  step {r.Step}/{r.Steps}  loss {r.Loss:F3}  {r.ExamplesPerSecond,5:F0} img/s  " +
-               $"{Format(r.Elapsed)} elapsed, {Format(r.Remaining)} left";
+        lock (gate)
+        {
+            if (name != current) { lastTenth = -1; current = name; }
+            bool done = step >= steps;
+            double fraction = (double)step / Math.Max(1, steps);
+            var remaining = step <= 0 ? TimeSpan.Zero : elapsed / step * (steps - step);
+            string text = $"  {name,-36} {{0}}{fraction,4:P0}  step {step}/{steps}  loss {loss:F3}  {examplesPerSecond,5:F0} img/s  " +
+                          $"{Format(elapsed)} elapsed, {Format(remaining)} left";
+            if (live)
+            {
+                if (!done && sinceDraw.ElapsedMilliseconds < 250) return;
+                sinceDraw.Restart();
+                string bar = "[" + new string('#', (int)(fraction * 20)).PadRight(20, '.') + "] ";
+                Console.Write("\r" + string.Format(text, bar).PadRight(Math.Max(0, SafeWidth() - 1)));
+                if (done) Console.WriteLine();
+                return;
+            }
+            int tenth = (int)(10 * fraction);
+            if (tenth == lastTenth && !done) return;
+            lastTenth = tenth;
+            Console.WriteLine(string.Format(text, ""));
+        }
+    }
+
+    /// <summary>A line of its own, after clearing a live bar.</summary>
+    public void Line(string text)
+    {
+        lock (gate)
+        {
+            if (live) Console.Write("\r" + new string(' ', Math.Max(0, SafeWidth() - 1)) + "\r");
+            Console.WriteLine(text);
+        }
     }
 
     public static string Format(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : $"{t.Minutes}:{t.Seconds:00}";

@@ -5,8 +5,12 @@ using WaveMesh.Cli.Commands;
 var root = new RootCommand("WaveMesh: variable-sized ViTs initialised from distilled weight templates (WAVE)")
 {
     InspectCommand.Create(),
+    RunCommand.Create(),
     DemoCommand.Create(),
 };
+
+// Redirected output (logs, CI) has no window width; tables would wrap at 80 columns.
+if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 160;
 
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>

@@ -47,7 +47,7 @@ public static class Trainer
 {
     public static TrainResult Run(string stage, nn.Module<Tensor, Tensor> model, IReadOnlyList<ParameterGroup> groups,
         BatchLoader data, TrainSchedule schedule, BatchLoss loss, IProgress<StepReport>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, Action<int>? afterStep = null)
     {
         if (schedule.Steps <= 0) return new TrainResult(0, double.NaN, 0, TimeSpan.Zero, false);
         var trainable = groups.SelectMany(g => g.Parameters).ToList();
@@ -88,6 +88,13 @@ public static class Trainer
                     throw new TrainingDivergedException($"{stage}: loss became {smoothed} at step {step}; lower the learning rate");
                 progress?.Report(new StepReport(stage, step, schedule.Steps, smoothed,
                     Throughput(examples, clock.Elapsed.TotalSeconds - warmSeconds), clock.Elapsed));
+                if (afterStep is not null)
+                {
+                    // Time spent in the hook (an evaluation, say) is not training time.
+                    var hook = System.Diagnostics.Stopwatch.StartNew();
+                    afterStep(step);
+                    warmSeconds += hook.Elapsed.TotalSeconds;
+                }
             }
         }
         return new TrainResult(step, smoothed, Throughput(examples, clock.Elapsed.TotalSeconds - warmSeconds), clock.Elapsed, false);

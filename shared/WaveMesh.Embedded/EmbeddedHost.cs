@@ -1,0 +1,98 @@
+using WaveMesh.Artifacts;
+using WaveMesh.Contracts;
+using WaveMesh.Engine.Checkpoints;
+using WaveMesh.Messaging;
+using WaveMesh.Pipeline;
+using WaveMesh.Stages;
+
+namespace WaveMesh.Embedded;
+
+/// <summary>
+/// The embedded mode: the same stage units and pipeline controller the services host, wired in one process over an
+/// in-process bus and a file-system artifact store. One job runs at a time (one device).
+/// </summary>
+public sealed class EmbeddedHost : IAsyncDisposable
+{
+    readonly InProcessBus bus = new();
+    readonly StageWorker worker;
+    readonly PipelineController controller;
+    readonly CancellationTokenSource stopping = new();
+    readonly Dictionary<Guid, TaskCompletionSource<RunCompleted>> waiting = [];
+
+    public EmbeddedHost(StageContext context)
+    {
+        Runner = new StageRunner(context, StageRunner.AllStages());
+        worker = new StageWorker(Runner, bus);
+        controller = new PipelineController(bus);
+        bus.Subscribe<StageJob>((job, _) => worker.HandleAsync(job, stopping.Token));
+        bus.Subscribe<IntegrationEvent>((e, ct) => controller.HandleAsync(e, ct));
+        bus.Subscribe<RunCompleted>((e, _) =>
+        {
+            TaskCompletionSource<RunCompleted>? done;
+            lock (waiting) waiting.Remove(e.RunId, out done);
+            done?.TrySetResult(e);
+            return Task.CompletedTask;
+        });
+        bus.HandlerFailed += (message, e) => Failed?.Invoke(message, e);
+    }
+
+    public StageRunner Runner { get; }
+    public IArtifactStore Store => Runner.Context.Store;
+
+    /// <summary>Where observers (progress display, ledger) subscribe to every event.</summary>
+    public ISubscriber Events => bus;
+
+    /// <summary>A handler threw (a bug, not a failed stage: stage failures arrive as <see cref="StageFailed"/> events).</summary>
+    public event Action<object, Exception>? Failed;
+
+    /// <summary>
+    /// The run's teacher as an artifact: the given checkpoint (validated and stored), or a model trained from scratch
+    /// by the finetune stage, which caches it by its job, so the same plan never trains twice.
+    /// </summary>
+    public async Task<TeacherChanged> PrepareTeacherAsync(TeacherPlan plan, PipelineDefinition pipeline, Guid runId, CancellationToken cancellation)
+    {
+        if (plan.File is { } file)
+        {
+            if (!File.Exists(file)) throw new FileNotFoundException($"teacher checkpoint not found: {file}", file);
+            VitSpecCheck(file, plan.Heads, pipeline.Family, out var size, out var family);
+            var info = await Store.PutFileAsync(file, "vit", new Dictionary<string, string> { ["wavemesh.source"] = Path.GetFileName(file) }, cancellation);
+            return new TeacherChanged(info.Digest, Path.GetFileName(file), family, size) { RunId = runId };
+        }
+        var job = new FinetuneTarget(pipeline.Family, plan.Size, Methods.Teacher, new InitSource(InitSource.Scratch),
+            pipeline.Data with { Subset = null }, plan.Training, plan.Seed) { RunId = runId };
+        var result = await Runner.RunAsync(job, p => _ = bus.PublishAsync(p, cancellation), cancellation);
+        await bus.PublishAsync(result, cancellation);
+        var trained = (TargetFinetuned)result;
+        return new TeacherChanged(trained.ModelDigest, $"teacher {plan.Size}", pipeline.Family, plan.Size) { RunId = runId, CausationId = result.Id };
+    }
+
+    /// <summary>Runs the pipeline for <paramref name="teacher"/> to its end and returns what it produced.</summary>
+    public async Task<RunState> RunAsync(PipelineDefinition definition, TeacherChanged teacher, CancellationToken cancellation)
+    {
+        var done = new TaskCompletionSource<RunCompleted>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (waiting) waiting[teacher.RunId] = done;
+        await using var cancel = cancellation.Register(() => { stopping.Cancel(); done.TrySetCanceled(cancellation); });
+        await bus.PublishAsync(teacher, cancellation);
+        var run = await controller.StartAsync(definition, teacher, cancellation);
+        await done.Task;
+        return run.State;
+    }
+
+    static void VitSpecCheck(string file, int? heads, ModelFamily expected, out ModelSize size, out ModelFamily family)
+    {
+        using var f = Safetensors.SafetensorsFile.Open(file);
+        var spec = ModelFile.SpecOf(f, heads);
+        size = EngineMapping.Size(spec);
+        family = EngineMapping.Family(spec);
+        if (spec.ImageSize != expected.ImageSize || spec.Channels != expected.Channels || spec.Classes != expected.Classes)
+            throw new CheckpointMismatchException($"teacher {file} takes {spec.ImageSize}x{spec.ImageSize}x{spec.Channels} images and has {spec.Classes} classes; " +
+                $"the data has {expected.ImageSize}x{expected.ImageSize}x{expected.Channels} and {expected.Classes}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync();
+        await bus.DisposeAsync();
+        stopping.Dispose();
+    }
+}

@@ -1,0 +1,43 @@
+using WaveMesh.Contracts;
+
+namespace WaveMesh.Pipeline;
+
+/// <summary>The methods a pipeline compares.</summary>
+public static class Methods
+{
+    public const string Wave = "wave";
+    public const string Scratch = "scratch";
+    public const string WeightSelection = "weight_selection";
+    public const string Teacher = "teacher";
+    public static readonly string[] All = [Wave, Scratch, WeightSelection];
+}
+
+/// <summary>One method's stage-3 schedule.</summary>
+public sealed record MethodPlan(string Method, TrainSettings Training);
+
+/// <summary>
+/// What a pipeline does with a teacher: distil templates into the auxiliary model, then for every target size train
+/// scalers (WAVE), fine-tune each method with its schedule, and evaluate every initial and final model.
+/// </summary>
+public sealed record PipelineDefinition
+{
+    public string Name { get; init; } = "default";
+    public ModelFamily Family { get; init; } = new();
+    public DatasetRef Data { get; init; } = new();
+    public ModelSize Auxiliary { get; init; } = new(4, 128, 4);
+    public TemplateSettings Templates { get; init; } = new();
+    public TrainSettings Distill { get; init; } = new(Steps: 700, LearningRate: 5e-4);
+    public double Temperature { get; init; } = 1.0;
+    public TrainSettings Scalers { get; init; } = new(Steps: 300, LearningRate: 3e-3, WeightDecay: 0);
+    public int ScalerSubset { get; init; } = 5000;
+    public string ScalerInit { get; init; } = "resized";
+    public IReadOnlyList<ModelSize> Targets { get; init; } = [];
+    public IReadOnlyList<MethodPlan> Methods { get; init; } = [];
+    public int CurvePoints { get; init; } = 4;
+    public long Seed { get; init; }
+
+    /// <summary>Subject tag of an evaluation: which target, method and phase ("init" or "final") it measures.</summary>
+    public static string Subject(ModelSize target, string method, string phase) => $"{target.Slug}/{method}/{phase}";
+
+    public const string TeacherSubject = "teacher";
+}

@@ -1,0 +1,270 @@
+using System.Globalization;
+using WaveMesh.Contracts;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace WaveMesh.Pipeline;
+
+/// <summary>How the run gets its teacher: a checkpoint file, or a model of <see cref="Size"/> trained from scratch (and cached).</summary>
+public sealed record TeacherPlan(string? File, int? Heads, ModelSize Size, TrainSettings Training, long Seed);
+
+/// <summary>A configuration file that cannot be run; <see cref="Problems"/> lists every problem with the key it is about.</summary>
+public sealed class ConfigException(IReadOnlyList<string> problems, string? source)
+    : Exception($"{(source is null ? "configuration" : source)}: {problems.Count} problem{(problems.Count == 1 ? "" : "s")}: {string.Join("; ", problems)}")
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}
+
+/// <summary>
+/// The main job's configuration (YAML, snake_case keys; see configs/default.yaml). Every key has a default that
+/// runs on a laptop; unknown keys, bad values and impossible sizes are all reported together before any work starts.
+/// </summary>
+public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
+{
+    /// <summary>Batches in one epoch of the training split of each known dataset (batch size 128).</summary>
+    static int TrainCount(string dataset) => dataset == "cifar-10" ? 50_000 : 60_000;
+
+    public static RunConfig Default => Parse("{}", null);
+
+    public static RunConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"configuration file not found: {path}", path);
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    public static RunConfig Parse(string yaml, string? source)
+    {
+        var reader = new Reader();
+        YamlMappingNode root;
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            root = stream.Documents.Count == 0 ? new YamlMappingNode()
+                : stream.Documents[0].RootNode as YamlMappingNode ?? throw new ConfigException(["the top level must be a mapping of keys"], source);
+        }
+        catch (YamlException e)
+        {
+            throw new ConfigException([$"not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}"], source);
+        }
+
+        var config = Bind(reader, root);
+        if (reader.Problems.Count > 0) throw new ConfigException(reader.Problems, source);
+        return config;
+    }
+
+    static RunConfig Bind(Reader r, YamlMappingNode root)
+    {
+        r.Known(root, "", "seed", "data", "teacher", "family", "templates", "auxiliary", "distill", "scalers", "finetune", "methods", "targets");
+        long seed = r.Long(root, "seed", 0);
+
+        var data = r.Map(root, "data");
+        r.Known(data, "data", "dataset", "path");
+        var dataset = r.Choice(data, "data.dataset", "dataset", "fashion-mnist", ["fashion-mnist", "cifar-10"]);
+        var dataPath = r.String(data, "path", null);
+        var (imageSize, channels, classes) = dataset == "cifar-10" ? (32, 3, 10) : (28, 1, 10);
+        int stepsPerEpoch = TrainCount(dataset) / 128;
+
+        var familyNode = r.Map(root, "family");
+        r.Known(familyNode, "family", "patch_size", "mlp_ratio", "pooling");
+        var family = new ModelFamily(imageSize, channels, r.Int(familyNode, "family.patch_size", "patch_size", 7, min: 1),
+            r.Int(familyNode, "family.mlp_ratio", "mlp_ratio", 4, min: 1), classes,
+            r.Choice(familyNode, "family.pooling", "pooling", "token", ["token", "mean"]));
+        if (imageSize % family.PatchSize != 0) r.Problem($"family.patch_size: {family.PatchSize} does not divide the image size {imageSize}");
+
+        var t = r.Map(root, "templates");
+        r.Known(t, "templates", "size", "matrix", "vector", "embedding");
+        var templates = new TemplateSettings(r.Int(t, "templates.size", "size", 32, min: 1), r.Int(t, "templates.matrix", "matrix", 8, min: 1),
+            r.Int(t, "templates.vector", "vector", 4, min: 1), r.Int(t, "templates.embedding", "embedding", 8, min: 1));
+
+        var teacherNode = r.Map(root, "teacher");
+        r.Known(teacherNode, "teacher", "file", "heads", "size", "epochs", "learning_rate", "augmentation");
+        var teacherSize = r.Size(teacherNode, "teacher.size", "size", new ModelSize(6, 128, 4), null);
+        var teacher = new TeacherPlan(r.String(teacherNode, "file", null), r.OptionalInt(teacherNode, "teacher.heads", "heads"), teacherSize,
+            new TrainSettings((int)Math.Round(r.Double(teacherNode, "teacher.epochs", "epochs", 3, min: 0.01) * stepsPerEpoch),
+                LearningRate: r.Double(teacherNode, "teacher.learning_rate", "learning_rate", 1e-3, min: 1e-9),
+                Augmentation: r.Choice(teacherNode, "teacher.augmentation", "augmentation", "none", ["none", "crop_flip"])), seed);
+
+        var auxiliary = r.Size(root, "auxiliary", "auxiliary", new ModelSize(4, 128, 4), templates.Size);
+
+        var d = r.Map(root, "distill");
+        r.Known(d, "distill", "epochs", "learning_rate", "temperature", "batch_size");
+        int distillBatch = r.Int(d, "distill.batch_size", "batch_size", 128, min: 1);
+        var distill = new TrainSettings((int)Math.Round(r.Double(d, "distill.epochs", "epochs", 1, min: 0.001) * TrainCount(dataset) / distillBatch),
+            distillBatch, r.Double(d, "distill.learning_rate", "learning_rate", 5e-4, min: 1e-9));
+        double temperature = r.Double(d, "distill.temperature", "temperature", 1.0, min: 0.01);
+
+        var s = r.Map(root, "scalers");
+        r.Known(s, "scalers", "steps", "subset", "learning_rate", "init");
+        var scalers = new TrainSettings(r.Int(s, "scalers.steps", "steps", 200, min: 1),
+            LearningRate: r.Double(s, "scalers.learning_rate", "learning_rate", 3e-3, min: 1e-9), WeightDecay: 0);
+        int subset = r.Int(s, "scalers.subset", "subset", 5000, min: 128);
+        string scalerInit = r.Choice(s, "scalers.init", "init", "resized", ["resized", "random"]);
+
+        var methods = r.List(root, "methods", Methods.All, m => Methods.All.Contains(m) ? null : $"unknown method '{m}' (use {string.Join(", ", Methods.All)})");
+        if (methods.Count == 0) r.Problem("methods: at least one method is needed");
+
+        var f = r.Map(root, "finetune");
+        r.Known(f, "finetune", "epochs", "batch_size", "curve_points", "learning_rate", "augmentation");
+        int batch = r.Int(f, "finetune.batch_size", "batch_size", 128, min: 1);
+        int stage3Steps = (int)Math.Round(r.Double(f, "finetune.epochs", "epochs", 0.5, min: 0) * TrainCount(dataset) / batch);
+        int curvePoints = r.Int(f, "finetune.curve_points", "curve_points", 4, min: 0);
+        string augmentation = r.Choice(f, "finetune.augmentation", "augmentation", "none", ["none", "crop_flip"]);
+        var rates = r.Map(f, "learning_rate");
+        r.Known(rates, "finetune.learning_rate", Methods.All);
+        var defaults = new Dictionary<string, double> { [Methods.Wave] = 5e-4, [Methods.Scratch] = 1e-3, [Methods.WeightSelection] = 5e-4 };
+        var plans = methods.Select(m => new MethodPlan(m, new TrainSettings(stage3Steps, batch,
+            r.Double(rates, $"finetune.learning_rate.{m}", m, defaults[m], min: 1e-9), Augmentation: augmentation))).ToList();
+
+        var targets = new List<ModelSize>();
+        if (root.Children.TryGetValue(new YamlScalarNode("targets"), out var targetsNode))
+        {
+            if (targetsNode is not YamlSequenceNode seq) r.Problem("targets: expected a list of sizes such as 2x64x2");
+            else for (int i = 0; i < seq.Children.Count; i++)
+                if (r.SizeNode(seq.Children[i], $"targets[{i}]", templates.Size) is { } size) targets.Add(size);
+        }
+        else targets.AddRange([new(2, 64, 2), new(3, 96, 3), new(6, 96, 3), new(8, 128, 4)]);
+        if (targets.Count == 0) r.Problem("targets: at least one target size is needed");
+        foreach (var dup in targets.GroupBy(x => x).Where(g => g.Count() > 1)) r.Problem($"targets: {dup.Key.Slug} is listed {dup.Count()} times");
+
+        var pipeline = new PipelineDefinition
+        {
+            Family = family, Data = new DatasetRef(dataset, dataPath), Auxiliary = auxiliary, Templates = templates,
+            Distill = distill, Temperature = temperature, Scalers = scalers, ScalerSubset = subset, ScalerInit = scalerInit,
+            Targets = targets, Methods = plans, CurvePoints = curvePoints, Seed = seed,
+        };
+        return new RunConfig(teacher, pipeline);
+    }
+
+    /// <summary>Reads values off YAML nodes, collecting problems instead of stopping at the first.</summary>
+    sealed class Reader
+    {
+        public List<string> Problems { get; } = [];
+
+        public void Problem(string text) => Problems.Add(text);
+
+        public YamlMappingNode Map(YamlMappingNode parent, string key)
+        {
+            if (!parent.Children.TryGetValue(new YamlScalarNode(key), out var node) || IsNull(node)) return new YamlMappingNode();
+            if (node is YamlMappingNode map) return map;
+            Problem($"{key}: expected a mapping of keys");
+            return new YamlMappingNode();
+        }
+
+        public void Known(YamlMappingNode map, string path, params string[] keys)
+        {
+            foreach (var k in map.Children.Keys)
+            {
+                var name = (k as YamlScalarNode)?.Value ?? k.ToString();
+                if (keys.Contains(name)) continue;
+                var close = keys.OrderBy(x => Distance(x, name)).FirstOrDefault();
+                var hint = close is not null && Distance(close, name) <= 3 ? $" (did you mean '{close}'?)" : "";
+                Problem($"unknown key '{(path.Length == 0 ? name : path + "." + name)}'{hint}");
+            }
+        }
+
+        string? Scalar(YamlMappingNode map, string key) =>
+            map.Children.TryGetValue(new YamlScalarNode(key), out var node) && !IsNull(node) ? (node as YamlScalarNode)?.Value ?? "\u0000" : null;
+
+        static bool IsNull(YamlNode node) => node is YamlScalarNode { Value: null or "" or "null" or "~" };
+
+        public string? String(YamlMappingNode map, string key, string? fallback) => Scalar(map, key) ?? fallback;
+
+        public string Choice(YamlMappingNode map, string path, string key, string fallback, string[] allowed)
+        {
+            var v = Scalar(map, key) ?? fallback;
+            if (allowed.Contains(v)) return v;
+            Problem($"{path}: '{v}' is not one of {string.Join(", ", allowed)}");
+            return fallback;
+        }
+
+        public long Long(YamlMappingNode map, string key, long fallback)
+        {
+            var v = Scalar(map, key);
+            if (v is null) return fallback;
+            if (long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var x)) return x;
+            Problem($"{key}: expected a whole number, got '{v}'");
+            return fallback;
+        }
+
+        public int Int(YamlMappingNode map, string path, string key, int fallback, int min) => OptionalInt(map, path, key, min) ?? fallback;
+
+        public int? OptionalInt(YamlMappingNode map, string path, string key, int min = 1)
+        {
+            var v = Scalar(map, key);
+            if (v is null) return null;
+            if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var x)) { Problem($"{path}: expected a whole number, got '{v}'"); return null; }
+            if (x < min) { Problem($"{path}: must be at least {min}, got {x}"); return null; }
+            return x;
+        }
+
+        public double Double(YamlMappingNode map, string path, string key, double fallback, double min)
+        {
+            var v = Scalar(map, key);
+            if (v is null) return fallback;
+            if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) || !double.IsFinite(x))
+            {
+                Problem($"{path}: expected a number, got '{v}'");
+                return fallback;
+            }
+            if (x < min) { Problem($"{path}: must be at least {min}, got {x}"); return fallback; }
+            return x;
+        }
+
+        public List<string> List(YamlMappingNode map, string key, IEnumerable<string> fallback, Func<string, string?> check)
+        {
+            if (!map.Children.TryGetValue(new YamlScalarNode(key), out var node) || IsNull(node)) return [.. fallback];
+            if (node is not YamlSequenceNode seq) { Problem($"{key}: expected a list"); return [.. fallback]; }
+            var items = new List<string>();
+            foreach (var item in seq.Children)
+            {
+                var v = (item as YamlScalarNode)?.Value ?? "";
+                if (check(v) is { } problem) Problem($"{key}: {problem}");
+                else if (!items.Contains(v)) items.Add(v);
+            }
+            return items;
+        }
+
+        public ModelSize Size(YamlMappingNode map, string path, string key, ModelSize fallback, int? templateSize) =>
+            map.Children.TryGetValue(new YamlScalarNode(key), out var node) && !IsNull(node)
+                ? SizeNode(node, path, templateSize) ?? fallback
+                : fallback;
+
+        /// <summary>A size written as "LxDxH" or as a mapping {depth, width, heads}, with every rule a size must meet.</summary>
+        public ModelSize? SizeNode(YamlNode node, string path, int? templateSize)
+        {
+            ModelSize size;
+            if (node is YamlScalarNode { Value: { } text })
+            {
+                if (!ModelSize.TryParse(text, out size)) { Problem($"{path}: '{text}' is not a size; write depth x width x heads, e.g. 6x128x4"); return null; }
+            }
+            else if (node is YamlMappingNode map)
+            {
+                Known(map, path, "depth", "width", "heads");
+                int? d = OptionalInt(map, $"{path}.depth", "depth"), w = OptionalInt(map, $"{path}.width", "width"), h = OptionalInt(map, $"{path}.heads", "heads");
+                if (d is null || w is null || h is null) { Problem($"{path}: depth, width and heads are all needed"); return null; }
+                size = new ModelSize(d.Value, w.Value, h.Value);
+            }
+            else { Problem($"{path}: expected a size such as 6x128x4"); return null; }
+
+            int before = Problems.Count;
+            if (size.Depth < 1) Problem($"{path}: depth must be at least 1, got {size.Depth}");
+            if (size.Width < 1 || size.Heads < 1) Problem($"{path}: width and heads must be positive");
+            else if (size.Width % size.Heads != 0) Problem($"{path}: heads ({size.Heads}) must divide width ({size.Width})");
+            if (templateSize is > 0 && size.Width % templateSize.Value != 0)
+                Problem($"{path}: width {size.Width} is not a multiple of the template size {templateSize}");
+            return Problems.Count == before ? size : null;
+        }
+
+        static int Distance(string a, string b)
+        {
+            var d = new int[a.Length + 1, b.Length + 1];
+            for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+            for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+            for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            return d[a.Length, b.Length];
+        }
+    }
+}

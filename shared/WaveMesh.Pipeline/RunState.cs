@@ -1,0 +1,55 @@
+using WaveMesh.Contracts;
+
+namespace WaveMesh.Pipeline;
+
+/// <summary>One target and method of a run, as far as it has got.</summary>
+public sealed class Branch(ModelSize target, string method)
+{
+    public ModelSize Target { get; } = target;
+    public string Method { get; } = method;
+    public ScalersTrained? Scalers { get; set; }
+    public TargetFinetuned? Finetuned { get; set; }
+    public TargetEvaluated? Init { get; set; }
+    public TargetEvaluated? Final { get; set; }
+    public bool IsComplete => Init is not null && Final is not null;
+}
+
+/// <summary>Everything a run has produced so far, arranged by target and method: what reports and ledgers read.</summary>
+public sealed class RunState(PipelineDefinition definition, TeacherChanged teacher)
+{
+    readonly Dictionary<(ModelSize, string), Branch> branches = [];
+
+    public PipelineDefinition Definition { get; } = definition;
+    public TeacherChanged Teacher { get; } = teacher;
+    public TargetEvaluated? TeacherEvaluation { get; private set; }
+    public TemplatesDistilled? Templates { get; private set; }
+    public List<StageFailed> Failures { get; } = [];
+    public List<(ModelSize Target, string Method)> NotApplicable { get; } = [];
+    public IReadOnlyCollection<Branch> Branches => branches.Values;
+
+    public Branch Branch(ModelSize target, string method)
+    {
+        if (!branches.TryGetValue((target, method), out var b)) branches[(target, method)] = b = new Branch(target, method);
+        return b;
+    }
+
+    internal void Record(IntegrationEvent e)
+    {
+        switch (e)
+        {
+            case TemplatesDistilled t: Templates = t; break;
+            case ScalersTrained s: Branch(s.Target, Methods.Wave).Scalers = s; break;
+            case TargetFinetuned f: Branch(f.Target, f.Method).Finetuned = f; break;
+            case TargetEvaluated v when v.Subject == PipelineDefinition.TeacherSubject: TeacherEvaluation = v; break;
+            case TargetEvaluated v:
+                var parts = v.Subject.Split('/');
+                if (parts.Length == 3 && ModelSize.TryParse(parts[0], out var size))
+                {
+                    var b = Branch(size, parts[1]);
+                    if (parts[2] == "init") b.Init = v; else b.Final = v;
+                }
+                break;
+            case StageFailed f: Failures.Add(f); break;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using WaveMesh.Contracts;
+using WaveMesh.Engine.Baselines;
+using WaveMesh.Engine.Training;
+using WaveMesh.Engine.Vit;
+
+namespace WaveMesh.Stages;
+
+/// <summary>
+/// The finetuner: stage 3, a plain ViT trained from its initialisation (a stored model such as WAVE's, timm's scratch
+/// initialisation, or weight selection from a teacher). Teachers are trained by this stage too.
+/// </summary>
+public sealed class FinetuneStage : StageUnit<FinetuneTarget>
+{
+    /// <summary>Size of the fixed test subset the learning curve is measured on.</summary>
+    public const int CurveExamples = 2000;
+
+    public override string Stage => StageNames.Finetune;
+
+    protected override IntegrationEvent Run(FinetuneTarget job, StageContext context, IProgress<StepReport> progress, CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        var spec = EngineMapping.Spec(job.Family, job.Target);
+        var model = job.Init.Kind switch
+        {
+            InitSource.Model => StageArtifacts.LoadModel(context, Required(job.Init)),
+            InitSource.Scratch => VisionTransformer.Create(spec, job.Seed, context.Device),
+            InitSource.WeightSelection => WeightSelection.Select(StageArtifacts.LoadModel(context, Required(job.Init)), spec),
+            _ => throw new ArgumentException($"unknown initialisation '{job.Init.Kind}'"),
+        };
+        if (model.Spec != spec)
+            throw new ArgumentException($"initial model is {model.Spec.Describe()}, the job asks for {spec.Describe()}");
+        var initDigest = job.Init.Kind == InitSource.Model
+            ? job.Init.Digest!
+            : StageArtifacts.SaveModel(context, model, new Dictionary<string, string> { ["wavemesh.init"] = job.Init.Kind });
+
+        var data = context.Datasets.Load(job.Data);
+        var curve = new List<CurvePoint>();
+        var curveSteps = Enumerable.Range(1, Math.Max(0, job.CurvePoints - 1))
+            .Select(i => (int)Math.Round((double)i * job.Training.Steps / job.CurvePoints)).Where(s => s > 0).ToHashSet();
+        var curveData = curveSteps.Count > 0 ? data.Test.Subset(CurveExamples, seed: 0) : null;
+        var training = Finetuning.Train(model, data.Train, data.Normalization, context.Device, EngineMapping.Schedule(job.Training), job.Seed,
+            EngineMapping.Augmentation(job.Training.Augmentation), progress, cancellation, job.Method,
+            afterStep: step =>
+            {
+                if (curveData is not null && curveSteps.Contains(step))
+                    curve.Add(new CurvePoint(step, Evaluation.Run(model, curveData, data.Normalization, context.Device).Accuracy));
+            });
+        var stats = Stats(training, clock, context, cancellation);
+        var digest = StageArtifacts.SaveModel(context, model, new Dictionary<string, string>
+        {
+            ["wavemesh.method"] = job.Method,
+            ["wavemesh.init_digest"] = initDigest,
+            ["wavemesh.steps"] = job.Training.Steps.ToString(),
+        });
+        return new TargetFinetuned(job.Key, job.Target, job.Method, initDigest, digest, spec.ParameterCount, curve,
+            stats with { Seconds = clock.Elapsed.TotalSeconds });
+    }
+
+    static string Required(InitSource init) =>
+        init.Digest ?? throw new ArgumentException($"initialisation '{init.Kind}' needs an artifact digest");
+}

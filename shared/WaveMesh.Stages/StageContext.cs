@@ -1,0 +1,20 @@
+using WaveMesh.Artifacts;
+using WaveMesh.Contracts;
+using static TorchSharp.torch;
+
+namespace WaveMesh.Stages;
+
+/// <summary>Everything a stage needs besides its job: the artifact store, datasets, the device, a scratch folder and who it is.</summary>
+public sealed class StageContext
+{
+    public required IArtifactStore Store { get; init; }
+    public required Datasets Datasets { get; init; }
+    public Device Device { get; init; } = CPU;
+    /// <summary>Worker name reported in events (host, process, replica).</summary>
+    public string Worker { get; init; } = $"{Environment.MachineName}/{Environment.ProcessId}";
+    /// <summary>Where stages write files before they enter the store.</summary>
+    public string WorkDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "wavemesh-work");
+}
+
+/// <summary>Receives live progress of the job being run.</summary>
+public delegate void ProgressSink(StageProgress progress);
