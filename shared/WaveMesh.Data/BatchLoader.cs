@@ -147,16 +147,24 @@ public sealed class BatchLoader
         }
         dy = dy.to(Device);
         dx = dx.to(Device);
-        var flipped = flip.to(Device).eq(1).view(b, 1);
+        var flipped = flip.to(Device).to_type(ScalarType.Bool).view(b, 1);
 
-        var rows = dy.view(b, 1) + torch.arange(h, ScalarType.Int64, Device).view(1, h);                      // [b, h]
-        var columns = torch.arange(w, ScalarType.Int64, Device).view(1, w);
-        var mirrored = torch.arange(w - 1, -1, -1, ScalarType.Int64, Device).view(1, w);
+        // Index ranges from managed arrays: torch.arange would create native Scalars that only the finalizer frees.
+        var rows = dy.view(b, 1) + torch.tensor(Range(h, reverse: false), ScalarType.Int64, Device).view(1, h);   // [b, h]
+        var columns = torch.tensor(Range(w, reverse: false), ScalarType.Int64, Device).view(1, w);
+        var mirrored = torch.tensor(Range(w, reverse: true), ScalarType.Int64, Device).view(1, w);
         var cols = torch.where(flipped, mirrored, columns) + dx.view(b, 1);                                 // [b, w]
 
         var padded = torch.nn.functional.pad(x, [p, p, p, p]);                                               // [b, c, h+2p, w+2p]
         var pickedRows = padded.gather(2, rows.view(b, 1, h, 1).expand(b, c, h, w + 2 * p));                  // [b, c, h, w+2p]
         return pickedRows.gather(3, cols.view(b, 1, 1, w).expand(b, c, h, w));                              // [b, c, h, w]
+    }
+
+    private static long[] Range(long n, bool reverse)
+    {
+        var r = new long[n];
+        for (long i = 0; i < n; i++) r[i] = reverse ? n - 1 - i : i;
+        return r;
     }
 }
 

@@ -26,9 +26,9 @@ public sealed record PipelineDefinition
     public DatasetRef Data { get; init; } = new();
     public ModelSize Auxiliary { get; init; } = new(4, 128, 4);
     public TemplateSettings Templates { get; init; } = new();
-    public TrainSettings Distill { get; init; } = new(Steps: 700, LearningRate: 5e-4);
+    public TrainSettings Distill { get; init; } = new(Steps: 469, LearningRate: 5e-4);
     public double Temperature { get; init; } = 1.0;
-    public TrainSettings Scalers { get; init; } = new(Steps: 300, LearningRate: 3e-3, WeightDecay: 0);
+    public TrainSettings Scalers { get; init; } = new(Steps: 200, LearningRate: 3e-3, WeightDecay: 0);
     public int ScalerSubset { get; init; } = 5000;
     public string ScalerInit { get; init; } = "resized";
     public IReadOnlyList<ModelSize> Targets { get; init; } = [];

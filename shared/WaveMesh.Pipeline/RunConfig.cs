@@ -47,6 +47,11 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         {
             throw new ConfigException([$"not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}"], source);
         }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet reports some malformed documents (an unclosed flow list, say) this way, without a position.
+            throw new ConfigException([$"not valid YAML: {e.Message}"], source);
+        }
 
         var config = Bind(reader, root);
         if (reader.Problems.Count > 0) throw new ConfigException(reader.Problems, source);
@@ -61,7 +66,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var data = r.Map(root, "data");
         r.Known(data, "data", "dataset", "path");
         var dataset = r.Choice(data, "data.dataset", "dataset", "fashion-mnist", ["fashion-mnist", "cifar-10"]);
-        var dataPath = r.String(data, "path", null);
+        var dataPath = r.String(data, "data.path", "path", null);
         var (imageSize, channels, classes) = dataset == "cifar-10" ? (32, 3, 10) : (28, 1, 10);
         int stepsPerEpoch = TrainCount(dataset) / 128;
 
@@ -80,7 +85,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var teacherNode = r.Map(root, "teacher");
         r.Known(teacherNode, "teacher", "file", "heads", "size", "epochs", "learning_rate", "augmentation");
         var teacherSize = r.Size(teacherNode, "teacher.size", "size", new ModelSize(6, 128, 4), null);
-        var teacher = new TeacherPlan(r.String(teacherNode, "file", null), r.OptionalInt(teacherNode, "teacher.heads", "heads"), teacherSize,
+        var teacher = new TeacherPlan(r.String(teacherNode, "teacher.file", "file", null), r.OptionalInt(teacherNode, "teacher.heads", "heads"), teacherSize,
             new TrainSettings((int)Math.Round(r.Double(teacherNode, "teacher.epochs", "epochs", 3, min: 0.01) * stepsPerEpoch),
                 LearningRate: r.Double(teacherNode, "teacher.learning_rate", "learning_rate", 1e-3, min: 1e-9),
                 Augmentation: r.Choice(teacherNode, "teacher.augmentation", "augmentation", "none", ["none", "crop_flip"])), seed);
@@ -110,7 +115,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         int stage3Steps = (int)Math.Round(r.Double(f, "finetune.epochs", "epochs", 0.5, min: 0) * TrainCount(dataset) / batch);
         int curvePoints = r.Int(f, "finetune.curve_points", "curve_points", 4, min: 0);
         string augmentation = r.Choice(f, "finetune.augmentation", "augmentation", "none", ["none", "crop_flip"]);
-        var rates = r.Map(f, "learning_rate");
+        var rates = r.Map(f, "learning_rate", "finetune.learning_rate");
         r.Known(rates, "finetune.learning_rate", Methods.All);
         var defaults = new Dictionary<string, double> { [Methods.Wave] = 5e-4, [Methods.Scratch] = 1e-3, [Methods.WeightSelection] = 5e-4 };
         var plans = methods.Select(m => new MethodPlan(m, new TrainSettings(stage3Steps, batch,
@@ -143,11 +148,11 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
 
         public void Problem(string text) => Problems.Add(text);
 
-        public YamlMappingNode Map(YamlMappingNode parent, string key)
+        public YamlMappingNode Map(YamlMappingNode parent, string key, string? path = null)
         {
             if (!parent.Children.TryGetValue(new YamlScalarNode(key), out var node) || IsNull(node)) return new YamlMappingNode();
             if (node is YamlMappingNode map) return map;
-            Problem($"{key}: expected a mapping of keys");
+            Problem($"{path ?? key}: expected a mapping of keys");
             return new YamlMappingNode();
         }
 
@@ -163,16 +168,23 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
             }
         }
 
-        string? Scalar(YamlMappingNode map, string key) =>
-            map.Children.TryGetValue(new YamlScalarNode(key), out var node) && !IsNull(node) ? (node as YamlScalarNode)?.Value ?? "\u0000" : null;
+        /// <summary>The key's text, null when absent; a list or mapping where a value belongs is a problem (reported once).</summary>
+        string? Scalar(YamlMappingNode map, string key, string path, string expected)
+        {
+            if (!map.Children.TryGetValue(new YamlScalarNode(key), out var node) || IsNull(node)) return null;
+            if (node is YamlScalarNode scalar) return scalar.Value;
+            var kind = node is YamlSequenceNode ? "a list" : "a mapping";
+            Problem($"{path}: expected {expected}, got {kind} (line {node.Start.Line})");
+            return null;
+        }
 
         static bool IsNull(YamlNode node) => node is YamlScalarNode { Value: null or "" or "null" or "~" };
 
-        public string? String(YamlMappingNode map, string key, string? fallback) => Scalar(map, key) ?? fallback;
+        public string? String(YamlMappingNode map, string path, string key, string? fallback) => Scalar(map, key, path, "text") ?? fallback;
 
         public string Choice(YamlMappingNode map, string path, string key, string fallback, string[] allowed)
         {
-            var v = Scalar(map, key) ?? fallback;
+            var v = Scalar(map, key, path, $"one of {string.Join(", ", allowed)}") ?? fallback;
             if (allowed.Contains(v)) return v;
             Problem($"{path}: '{v}' is not one of {string.Join(", ", allowed)}");
             return fallback;
@@ -180,7 +192,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
 
         public long Long(YamlMappingNode map, string key, long fallback)
         {
-            var v = Scalar(map, key);
+            var v = Scalar(map, key, key, "a whole number");
             if (v is null) return fallback;
             if (long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var x)) return x;
             Problem($"{key}: expected a whole number, got '{v}'");
@@ -191,7 +203,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
 
         public int? OptionalInt(YamlMappingNode map, string path, string key, int min = 1)
         {
-            var v = Scalar(map, key);
+            var v = Scalar(map, key, path, "a whole number");
             if (v is null) return null;
             if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var x)) { Problem($"{path}: expected a whole number, got '{v}'"); return null; }
             if (x < min) { Problem($"{path}: must be at least {min}, got {x}"); return null; }
@@ -200,7 +212,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
 
         public double Double(YamlMappingNode map, string path, string key, double fallback, double min)
         {
-            var v = Scalar(map, key);
+            var v = Scalar(map, key, path, "a number");
             if (v is null) return fallback;
             if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) || !double.IsFinite(x))
             {

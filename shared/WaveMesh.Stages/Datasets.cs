@@ -9,6 +9,9 @@ namespace WaveMesh.Stages;
 public sealed class Datasets(IReadOnlyDictionary<string, string>? defaultPaths = null)
 {
     readonly ConcurrentDictionary<(string, string?), Lazy<TrainingData>> loaded = new();
+    // Subsets are kept for the process too: a dataset left to the GC would free its native tensors on the finalizer
+    // thread, concurrently with training.
+    readonly ConcurrentDictionary<(string, string?, int, long), Lazy<TrainingData>> subsets = new();
 
     public const string FashionMnistName = "fashion-mnist";
     public const string Cifar10Name = "cifar-10";
@@ -19,7 +22,8 @@ public sealed class Datasets(IReadOnlyDictionary<string, string>? defaultPaths =
         var path = data.Path ?? defaultPaths?.GetValueOrDefault(data.Name);
         var full = loaded.GetOrAdd((data.Name, path), key => new Lazy<TrainingData>(() => LoadFull(key.Item1, key.Item2))).Value;
         if (data.Subset is not { } n || n >= full.Train.Count) return full;
-        return full with { Train = full.Train.Subset(n, data.SubsetSeed) };
+        return subsets.GetOrAdd((data.Name, path, n, data.SubsetSeed),
+            key => new Lazy<TrainingData>(() => full with { Train = full.Train.Subset(key.Item3, key.Item4) })).Value;
     }
 
     static TrainingData LoadFull(string name, string? path) => name switch

@@ -12,7 +12,7 @@ public sealed class EvaluateStage : StageUnit<EvaluateModel>
     protected override IntegrationEvent Run(EvaluateModel job, StageContext context, IProgress<StepReport> progress, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
-        var model = StageArtifacts.LoadModel(context, job.ModelDigest);
+        using var model = StageArtifacts.LoadModel(context, job.ModelDigest);
         var data = context.Datasets.Load(job.Data);
         cancellation.ThrowIfCancellationRequested();
         var result = Evaluation.Run(model, data.Test, data.Normalization, context.Device);

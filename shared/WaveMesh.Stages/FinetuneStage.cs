@@ -21,11 +21,11 @@ public sealed class FinetuneStage : StageUnit<FinetuneTarget>
     {
         var clock = Stopwatch.StartNew();
         var spec = EngineMapping.Spec(job.Family, job.Target);
-        var model = job.Init.Kind switch
+        using var model = job.Init.Kind switch
         {
             InitSource.Model => StageArtifacts.LoadModel(context, Required(job.Init)),
             InitSource.Scratch => VisionTransformer.Create(spec, job.Seed, context.Device),
-            InitSource.WeightSelection => WeightSelection.Select(StageArtifacts.LoadModel(context, Required(job.Init)), spec),
+            InitSource.WeightSelection => SelectFrom(context, Required(job.Init), spec),
             _ => throw new ArgumentException($"unknown initialisation '{job.Init.Kind}'"),
         };
         if (model.Spec != spec)
@@ -38,7 +38,7 @@ public sealed class FinetuneStage : StageUnit<FinetuneTarget>
         var curve = new List<CurvePoint>();
         var curveSteps = Enumerable.Range(1, Math.Max(0, job.CurvePoints - 1))
             .Select(i => (int)Math.Round((double)i * job.Training.Steps / job.CurvePoints)).Where(s => s > 0).ToHashSet();
-        var curveData = curveSteps.Count > 0 ? data.Test.Subset(CurveExamples, seed: 0) : null;
+        using var curveData = curveSteps.Count > 0 ? data.Test.Subset(CurveExamples, seed: 0) : null;
         var training = Finetuning.Train(model, data.Train, data.Normalization, context.Device, EngineMapping.Schedule(job.Training), job.Seed,
             EngineMapping.Augmentation(job.Training.Augmentation), progress, cancellation, job.Method,
             afterStep: step =>
@@ -55,6 +55,12 @@ public sealed class FinetuneStage : StageUnit<FinetuneTarget>
         });
         return new TargetFinetuned(job.Key, job.Target, job.Method, initDigest, digest, spec.ParameterCount, curve,
             stats with { Seconds = clock.Elapsed.TotalSeconds });
+    }
+
+    static VisionTransformer SelectFrom(StageContext context, string teacherDigest, VitSpec spec)
+    {
+        using var teacher = StageArtifacts.LoadModel(context, teacherDigest);
+        return WeightSelection.Select(teacher, spec);
     }
 
     static string Required(InitSource init) =>

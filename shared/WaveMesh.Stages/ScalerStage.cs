@@ -14,9 +14,8 @@ public sealed class ScalerStage : StageUnit<TrainScalers>
     protected override IntegrationEvent Run(TrainScalers job, StageContext context, IProgress<StepReport> progress, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
-        var teacher = StageArtifacts.LoadModel(context, job.TeacherDigest);
-        var (templates, _) = WaveFiles.LoadTemplates(StageArtifacts.Fetch(context, job.TemplatesDigest), context.Device);
-        var (aux, _) = WaveFiles.LoadScalers(StageArtifacts.Fetch(context, job.AuxScalersDigest), context.Device);
+        using var teacher = StageArtifacts.LoadModel(context, job.TeacherDigest);
+        using var templates = WaveFiles.LoadTemplates(StageArtifacts.Fetch(context, job.TemplatesDigest), context.Device).Templates;
         var target = templates.Family.WithSize(job.Target.Depth, job.Target.Width, job.Target.Heads);
         var init = job.Init switch
         {
@@ -24,14 +23,16 @@ public sealed class ScalerStage : StageUnit<TrainScalers>
             "random" => ScalerInit.Random,
             _ => throw new ArgumentException($"unknown scaler initialisation '{job.Init}': use resized or random"),
         };
+        using var aux = init == ScalerInit.Resized ? WaveFiles.LoadScalers(StageArtifacts.Fetch(context, job.AuxScalersDigest), context.Device).Scalers : null;
         var data = context.Datasets.Load(job.Data);
-        var initial = ScalerTraining.InitialScalers(templates, target, init, aux, job.Seed);
+        using var initial = ScalerTraining.InitialScalers(templates, target, init, aux, job.Seed);
         var options = new DistillOptions { Schedule = EngineMapping.Schedule(job.Training), Temperature = job.Temperature, Seed = job.Seed };
         var (scalers, training) = ScalerTraining.TrainScalers(teacher, templates, target, initial, data.Train, data.Normalization,
             context.Device, options, progress, cancellation);
         var stats = Stats(training, clock, context, cancellation);
         var scalersDigest = StageArtifacts.SaveScalers(context, scalers, job.TemplatesDigest);
-        var model = new TemplatedVit(templates, scalers).Materialize();
+        using var view = new TemplatedVit(templates, scalers);
+        using var model = view.Materialize();
         var modelDigest = StageArtifacts.SaveModel(context, model, new Dictionary<string, string>
         {
             ["wavemesh.init"] = "wave",

@@ -31,30 +31,38 @@ public sealed class StageRunner
     public static string RecordKey(StageJob job) => $"result/{job.Stage}/{job.Key}";
 
     /// <summary>The recorded result of <paramref name="job"/>, if its outputs are all still in the store.</summary>
-    public async Task<IntegrationEvent?> TryCachedAsync(StageJob job, CancellationToken cancellation = default)
+    public async Task<IntegrationEvent?> TryCachedAsync(StageJob job, CancellationToken cancellation = default) =>
+        (await LookupAsync(job, cancellation)).Cached;
+
+    /// <summary>The usable recorded result, and whether a record exists whose outputs are gone (it must be replaced).</summary>
+    async Task<(IntegrationEvent? Cached, bool Stale)> LookupAsync(StageJob job, CancellationToken cancellation)
     {
         var json = await context.Store.GetRecordAsync(RecordKey(job), cancellation);
-        if (json is null) return null;
+        if (json is null) return (null, false);
         var recorded = (IntegrationEvent)ContractJson.Deserialize<Envelope>(json).Open();
         foreach (var digest in MessageTypes.Outputs(recorded))
-            if (!await context.Store.ExistsAsync(digest, cancellation)) return null;
-        return Stamp(recorded, job, cached: true);
+            if (!await context.Store.ExistsAsync(digest, cancellation)) return (null, true);
+        return (Stamp(recorded, job, cached: true), false);
     }
 
     public async Task<IntegrationEvent> RunAsync(StageJob job, ProgressSink? progress = null, CancellationToken cancellation = default)
     {
         if (!units.TryGetValue(job.GetType(), out var unit))
             throw new InvalidOperationException($"this worker runs {string.Join(", ", Stages)}, not {job.Stage}");
-        if (await TryCachedAsync(job, cancellation) is { } cached) return cached;
+        var (cached, stale) = await LookupAsync(job, cancellation);
+        if (cached is not null) return cached;
 
         var result = await unit.RunAsync(job, context, new Throttled(job, context.Worker, progress), cancellation);
-        // First write wins: if another worker finished the same job meanwhile, both results are valid; keep one answer.
         var key = RecordKey(job);
-        if (!await context.Store.TryAddRecordAsync(key, ContractJson.Serialize(Envelope.Of(result)), cancellation))
+        var envelope = ContractJson.Serialize(Envelope.Of(result));
+        // A record whose outputs had gone is replaced. Otherwise first write wins: if another worker finished the same
+        // job meanwhile, both results are valid, and every caller gets the recorded one.
+        if (stale) await context.Store.SetRecordAsync(key, envelope, cancellation);
+        else if (!await context.Store.TryAddRecordAsync(key, envelope, cancellation))
         {
             var existing = await TryCachedAsync(job, cancellation);
             if (existing is not null) return existing;
-            await context.Store.SetRecordAsync(key, ContractJson.Serialize(Envelope.Of(result)), cancellation);
+            await context.Store.SetRecordAsync(key, envelope, cancellation);
         }
         return Stamp(result, job, cached: false);
     }

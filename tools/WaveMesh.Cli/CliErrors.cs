@@ -2,6 +2,7 @@ using WaveMesh.Data;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
+using WaveMesh.Pipeline;
 using WaveMesh.Safetensors;
 
 namespace WaveMesh.Cli;
@@ -28,7 +29,8 @@ static class CliErrors
     {
         OperationCanceledException => ("cancelled; finished artifacts are kept and the next run resumes from them", Cancelled),
         SafetensorsFormatException or CheckpointMismatchException or SpecException or DatasetNotFoundException
-            or DatasetFormatException or TrainingDivergedException or CliUsageException => (OneLine(e.Message), UserError),
+            or DatasetFormatException or TrainingDivergedException or CliUsageException or ConfigException => (OneLine(e.Message), UserError),
+        Artifacts.ArtifactCorruptException or Artifacts.ArtifactNotFoundException => (OneLine(e.Message), UserError),
         FileNotFoundException f => ($"file not found: {f.FileName ?? OneLine(f.Message)}", UserError),
         DirectoryNotFoundException d => (OneLine(d.Message), UserError),
         UnauthorizedAccessException u => ($"permission denied: {OneLine(u.Message)}", UserError),

@@ -6,6 +6,8 @@ var root = new RootCommand("WaveMesh: variable-sized ViTs initialised from disti
 {
     InspectCommand.Create(),
     RunCommand.Create(),
+    InitCommand.Create(),
+    BenchCommand.Create(),
     DemoCommand.Create(),
 };
 

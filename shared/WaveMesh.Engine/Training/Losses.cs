@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -11,10 +12,12 @@ public static class Losses
     /// </summary>
     public static Tensor Distillation(Tensor student, Tensor teacher, Tensor labels, double temperature)
     {
-        var logPs = F.log_softmax(student / temperature, 1);
-        var logPt = F.log_softmax(teacher / temperature, 1);
+        using var tau = temperature.ToScalar();
+        using var tauSquared = (temperature * temperature).ToScalar();
+        var logPs = F.log_softmax(student.div(tau), 1);
+        var logPt = F.log_softmax(teacher.div(tau), 1);
         var kl = (logPt.exp() * (logPt - logPs)).sum(1).mean();
-        return kl * (temperature * temperature) + F.cross_entropy(student, labels);
+        return kl.mul(tauSquared) + F.cross_entropy(student, labels);
     }
 
     public static Tensor CrossEntropy(Tensor logits, Tensor labels) => F.cross_entropy(logits, labels);

@@ -51,9 +51,7 @@ public static class Trainer
     {
         if (schedule.Steps <= 0) return new TrainResult(0, double.NaN, 0, TimeSpan.Zero, false);
         var trainable = groups.SelectMany(g => g.Parameters).ToList();
-        using var optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters,
-            new AdamW.Options { LearningRate = schedule.LearningRate * g.LearningRateScale, weight_decay = g.WeightDecay })), schedule.LearningRate);
-        var scales = groups.Select(g => g.LearningRateScale).ToArray();
+        using var optimizer = new AdamW(groups);
         model.train();
 
         var clock = Stopwatch.StartNew();
@@ -69,15 +67,12 @@ public static class Trainer
                     return new TrainResult(step, smoothed, Throughput(examples, clock.Elapsed.TotalSeconds - warmSeconds), clock.Elapsed, true);
                 using (var scope = NewDisposeScope())
                 {
-                    double lr = schedule.At(step);
-                    int gi = 0;
-                    foreach (var g in optimizer.ParamGroups) g.LearningRate = lr * scales[gi++];
-                    optimizer.zero_grad();
+                    optimizer.ZeroGrad();
                     var logits = model.forward(batch.Inputs);
                     var l = loss(logits, batch.Labels, batch.Indices, batch.Inputs);
                     l.backward();
-                    if (schedule.ClipGradNorm > 0) nn.utils.clip_grad_norm_(trainable, schedule.ClipGradNorm);
-                    optimizer.step();
+                    if (schedule.ClipGradNorm > 0) ClipGradNorm(trainable, schedule.ClipGradNorm);
+                    optimizer.Step(schedule.At(step));
                     double value = l.item<float>();
                     smoothed = double.IsNaN(smoothed) ? value : 0.95 * smoothed + 0.05 * value;
                 }
@@ -98,6 +93,22 @@ public static class Trainer
             }
         }
         return new TrainResult(step, smoothed, Throughput(examples, clock.Elapsed.TotalSeconds - warmSeconds), clock.Elapsed, false);
+    }
+
+    /// <summary>Scales all gradients together so that their joint L2 norm is at most <paramref name="maxNorm"/>.</summary>
+    public static double ClipGradNorm(IReadOnlyList<Parameter> parameters, double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var grads = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToList();
+        if (grads.Count == 0) return 0;
+        double total = stack(grads.Select(g => g.norm()).ToList()).norm().item<float>();
+        if (total > maxNorm)
+        {
+            using var coefficient = (maxNorm / (total + 1e-6)).ToScalar();
+            foreach (var g in grads) g.mul_(coefficient);
+        }
+        return total;
     }
 
     static double Throughput(double examples, double seconds) => seconds > 0 ? examples / seconds : 0;

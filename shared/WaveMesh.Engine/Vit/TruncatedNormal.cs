@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace WaveMesh.Engine.Vit;
@@ -11,14 +12,18 @@ public static class TruncatedNormal
     public static Tensor Fill(Tensor t, double std, Generator generator, double a = -2, double b = 2)
     {
         using var noGrad = no_grad();
+        using var low = a.ToScalar();
+        using var high = b.ToScalar();
         t.normal_(0, std, generator);
         for (int round = 0; round < 100; round++)
         {
-            using var outside = t.lt(a).logical_or_(t.gt(b));
+            using var below = t.lt(low);
+            using var above = t.gt(high);
+            using var outside = below.logical_or_(above);
             if (!outside.any().item<bool>()) return t;
             using var fresh = empty_like(t).normal_(0, std, generator);
             t.copy_(where(outside, fresh, t));
         }
-        return t.clamp_(a, b);
+        return t.clamp_(low, high);
     }
 }

@@ -40,12 +40,13 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
     /// <summary>timm's initialisation of every tensor of <paramref name="s"/>, drawn from a generator seeded with <paramref name="seed"/>.</summary>
     public static Dictionary<string, Tensor> TimmInit(VitSpec s, long seed)
     {
-        var g = new Generator((ulong)seed, CPU);
+        using var g = new Generator((ulong)seed, CPU);
         var w = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var t in VitLayout.Of(s))
         {
-            var x = zeros(t.Shape, ScalarType.Float32);
             string name = t.Name;
+            bool layerNormGain = name.EndsWith(".weight") && t.Shape.Length == 1;
+            var x = layerNormGain ? ones(t.Shape, ScalarType.Float32) : zeros(t.Shape, ScalarType.Float32);
             if (name == "cls_token") x.normal_(0, 1e-6, g);
             else if (name == "pos_embed") TruncatedNormal.Fill(x, 0.02, g);
             else if (name.StartsWith("patch_embed.proj."))
@@ -54,7 +55,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
                 double bound = 1.0 / Math.Sqrt(s.PatchDim);
                 x.uniform_(-bound, bound, g);
             }
-            else if (name.EndsWith(".weight") && t.Shape.Length == 1) x.fill_(1.0);  // LayerNorm gains
+            else if (layerNormGain) { }
             else if (name.EndsWith(".weight")) TruncatedNormal.Fill(x, 0.02, g);
             w[name] = x;
         }

@@ -48,7 +48,9 @@ public static class VitForward
     {
         long b = x.shape[0], n = x.shape[1];
         var qkv = F.linear(x, qkvW, qkvB).reshape(b, n, 3, s.Heads, s.HeadDim).permute(2, 0, 3, 1, 4);
-        var q = qkv[0] * (1.0 / Math.Sqrt(s.HeadDim));
+        // Scalars are disposed here, not left to the finalizer thread (see Training/AdamW.cs for why that matters).
+        using var scale = (1.0 / Math.Sqrt(s.HeadDim)).ToScalar();
+        var q = qkv[0].mul(scale);
         var attn = q.matmul(qkv[1].transpose(-2, -1)).softmax(-1);
         var o = attn.matmul(qkv[2]).transpose(1, 2).reshape(b, n, s.Width);
         return F.linear(o, projW, projB);

@@ -88,3 +88,21 @@ public sealed record VitSpec
 
 /// <summary>A model or template configuration that cannot be built; the message says why.</summary>
 public sealed class SpecException(string message) : Exception(message);
+
+/// <summary>Floating-point operations of a ViT, counted as 2 per multiply-add of its matrix products (elementwise work is left out).</summary>
+public static class VitFlops
+{
+    /// <summary>Forward pass of one example.</summary>
+    public static double Forward(VitSpec s)
+    {
+        double n = s.Tokens, d = s.Width;
+        double patch = 2.0 * s.Patches * s.PatchDim * d;
+        // qkv (3d^2), proj (d^2), fc1 and fc2 (2 r d^2) per token, plus QK^T and attention x V (2 n^2 d).
+        double block = 2.0 * n * (3 * d * d + d * d + 2 * s.MlpRatio * d * d) + 2.0 * 2.0 * n * n * d;
+        double head = 2.0 * d * s.Classes;
+        return patch + s.Depth * block + head;
+    }
+
+    /// <summary>Forward and backward of one example: backward costs about twice the forward.</summary>
+    public static double Training(VitSpec s) => 3.0 * Forward(s);
+}

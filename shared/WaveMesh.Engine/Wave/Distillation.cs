@@ -28,7 +28,7 @@ public static class Distillation
         config.Check(auxSpec);
         var templates = TemplateSet.Create(auxSpec, config, options.Seed, device);
         var aux = ScalerSet.Random(auxSpec, templates, options.Seed + 1);
-        var model = new TemplatedVit(templates, aux);  // not disposed: it owns the templates and scalers we return
+        using var model = new TemplatedVit(templates, aux);
         // Weight decay on the templates only: the scalers are few and set the scale of every composed weight.
         var groups = new[]
         {

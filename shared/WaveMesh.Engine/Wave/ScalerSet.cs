@@ -49,9 +49,13 @@ public sealed class ScalerSet : nn.Module
     /// <summary>Random scalers, N(0, 1/N_k), with the size-free parameters copied from the templates.</summary>
     public static ScalerSet Random(VitSpec target, TemplateSet templates, long seed)
     {
-        var g = new Generator((ulong)seed, CPU);
+        using var g = new Generator((ulong)seed, CPU);
         return Build(target, templates, (key, shape) =>
-            key is null ? null : randn(shape, generator: g) * (1.0 / Math.Sqrt(shape[^3])));
+        {
+            if (key is null) return null;
+            using var std = (1.0 / Math.Sqrt(shape[^3])).ToScalar();
+            return randn(shape, generator: g).mul_(std);
+        });
     }
 
     /// <summary>
@@ -72,7 +76,11 @@ public sealed class ScalerSet : nn.Module
             if (kind.PerLayer && s.shape[0] != shape[0]) s = ResizeDepth(s, shape[0]);
             s = ResizeGrid(s, shape[^2], shape[^1], kind.RowGroups);
             long qFrom = from[key].shape[^1], qTo = shape[^1];
-            if (kind.ColumnsAreFanIn && qFrom != qTo) s = s * Math.Sqrt((double)qFrom / qTo);
+            if (kind.ColumnsAreFanIn && qFrom != qTo)
+            {
+                using var fanIn = Math.Sqrt((double)qFrom / qTo).ToScalar();
+                s = s.mul(fanIn);
+            }
             return s;
         }, source);
     }

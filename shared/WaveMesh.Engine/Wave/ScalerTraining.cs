@@ -33,7 +33,7 @@ public static class ScalerTraining
         foreach (var (p, _) in frozen) p.requires_grad = false;
         try
         {
-            var model = new TemplatedVit(templates, initial);  // not disposed: it owns the templates and scalers
+            using var model = new TemplatedVit(templates, initial);
             var groups = new[] { new ParameterGroup(initial.parameters().ToList(), 0) };
             var result = Distillation.FitToTeacher("scalers", model, groups, teacher, subset, normalization, device, options, progress, cancellation);
             return (initial, result);

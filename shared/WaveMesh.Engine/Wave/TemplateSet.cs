@@ -45,7 +45,7 @@ public sealed class TemplateSet : nn.Module
     public static TemplateSet Create(VitSpec family, TemplateConfig config, long seed, Device? device = null)
     {
         var set = new TemplateSet(family, config);
-        var g = new Generator((ulong)seed, CPU);
+        using var g = new Generator((ulong)seed, CPU);
         using var scope = NewDisposeScope();
         foreach (var (key, shape) in Layout(family, config))
         {

@@ -25,8 +25,12 @@ public sealed class TemplatedVit : nn.Module<Tensor, Tensor>
         this.templates = templates;
         this.scalers = scalers;
         shapes = VitLayout.Of(scalers.Target).ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
-        RegisterComponents();
+        // Templates and scalers are deliberately not registered as submodules: they outlive this view of them
+        // (one template set serves many targets), so disposing the view must not dispose them.
     }
+
+    /// <summary>Templates and scalers together (the view registers no parameters of its own).</summary>
+    public IEnumerable<TorchSharp.Modules.Parameter> Parameters() => templates.parameters().Concat(scalers.parameters());
 
     public override Tensor forward(Tensor images)
     {
@@ -43,7 +47,11 @@ public sealed class TemplatedVit : nn.Module<Tensor, Tensor>
         foreach (var kind in templates.Kinds)
         {
             var composed = Kronecker.Compose(s[kind.Key], t[kind.Key]);
-            if (kind.Base != 0) composed = composed + kind.Base;
+            if (kind.Base != 0)
+            {
+                using var baseValue = kind.Base.ToScalar();
+                composed = composed.add(baseValue);
+            }
             if (!kind.PerLayer)
             {
                 w[kind.Name] = composed.reshape(shapes[kind.Name]);

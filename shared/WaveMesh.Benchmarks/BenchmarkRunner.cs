@@ -1,0 +1,121 @@
+using System.Globalization;
+using WaveMesh.Contracts;
+using WaveMesh.Pipeline;
+using WaveMesh.Reporting;
+using WaveMesh.Stages;
+
+namespace WaveMesh.Benchmarks;
+
+/// <summary>One benchmark measurement to make: a size, a method, a seed, a stage-3 budget in epochs, a learning rate.</summary>
+public sealed record CellSpec(ModelSize Size, string Method, long Seed, double Budget, double LearningRate)
+{
+    public string Id => string.Create(CultureInfo.InvariantCulture, $"{Size.Slug}-{Method}-s{Seed}-b{Budget:0.###}-lr{LearningRate:0.######}");
+}
+
+/// <summary>A finished cell as stored on disk: the report's cell plus the learning rate it used.</summary>
+public sealed record StoredCell(BenchCell Cell, double LearningRate, bool Cached);
+
+/// <summary>
+/// Runs benchmark cells on the stage units, one at a time. Every cell is a file under <c>cells/</c> once finished and is
+/// never computed again; the jobs behind it (teacher, templates, scalers, models) are cached in the artifact store, so
+/// cells that share them (a size's seeds, a seed's budgets) pay for them once.
+/// </summary>
+public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string outDirectory, ProgressSink? progress, Action<string> log)
+{
+    readonly PipelineDefinition p = config.Pipeline;
+    string? teacherDigest;
+    TemplatesDistilled? templates;
+    double teacherAccuracy = double.NaN;
+
+    public string CellsDirectory => Path.Combine(outDirectory, "cells");
+
+    int StepsPerEpoch => (p.Data.Name == Datasets.Cifar10Name ? 50_000 : 60_000) / 128;
+
+    public static IEnumerable<CellSpec> Plan(IEnumerable<ModelSize> sizes, IEnumerable<string> methods, IReadOnlyList<long> seeds,
+        IReadOnlyList<double> budgets, IReadOnlyList<long> longBudgetSeeds, Func<string, IEnumerable<double>> learningRates) =>
+        from size in sizes
+        from method in methods
+        from budget in budgets
+        from seed in budget > 1 ? longBudgetSeeds : seeds
+        from lr in learningRates(method)
+        select new CellSpec(size, method, seed, budget, lr);
+
+    public async Task<(string Digest, double Accuracy)> TeacherAsync(CancellationToken ct)
+    {
+        if (teacherDigest is null)
+        {
+            if (config.Teacher.File is { } file)
+                teacherDigest = (await runner.Context.Store.PutFileAsync(file, "vit", null, ct)).Digest;
+            else
+            {
+                var job = new FinetuneTarget(p.Family, config.Teacher.Size, Methods.Teacher, new InitSource(InitSource.Scratch),
+                    p.Data with { Subset = null }, config.Teacher.Training, config.Teacher.Seed);
+                log($"teacher {config.Teacher.Size}: {config.Teacher.Training.Steps} steps");
+                teacherDigest = ((TargetFinetuned)await runner.RunAsync(job, progress, ct)).ModelDigest;
+            }
+            teacherAccuracy = await EvaluateAsync(teacherDigest, PipelineDefinition.TeacherSubject, ct);
+            log($"teacher test accuracy {teacherAccuracy:P2}");
+        }
+        return (teacherDigest, teacherAccuracy);
+    }
+
+    public async Task<TemplatesDistilled> TemplatesAsync(CancellationToken ct)
+    {
+        if (templates is null)
+        {
+            var (teacher, _) = await TeacherAsync(ct);
+            var job = new DistillTemplates(teacher, p.Family, p.Auxiliary, p.Templates, p.Data with { Subset = null }, p.Distill, p.Temperature, p.Seed);
+            templates = (TemplatesDistilled)await runner.RunAsync(job, progress, ct);
+            log($"templates: {templates.TemplateParameters:N0} parameters, auxiliary {p.Auxiliary} {templates.AuxAccuracy:P2}, stage 1 {templates.Stats.Seconds:F0} s");
+        }
+        return templates;
+    }
+
+    /// <summary>The cell's stored result, or runs it (and the jobs it needs) and stores it.</summary>
+    public async Task<StoredCell> RunCellAsync(CellSpec cell, CancellationToken ct)
+    {
+        var file = Path.Combine(CellsDirectory, cell.Id + ".json");
+        if (File.Exists(file)) return ContractJson.Deserialize<StoredCell>(await File.ReadAllTextAsync(file, ct)) with { Cached = true };
+
+        var (teacher, _) = await TeacherAsync(ct);
+        InitSource init;
+        int stage2Steps = 0;
+        double seconds = 0;
+        if (cell.Method == Methods.Wave)
+        {
+            var t = await TemplatesAsync(ct);
+            var scalers = (ScalersTrained)await runner.RunAsync(new TrainScalers(teacher, t.TemplatesDigest, t.AuxScalersDigest, cell.Size,
+                p.ScalerInit, p.Data with { Subset = p.ScalerSubset, SubsetSeed = cell.Seed }, p.Scalers, p.Temperature, cell.Seed), progress, ct);
+            init = new InitSource(InitSource.Model, scalers.ModelDigest);
+            stage2Steps = scalers.Stats.Steps;
+            seconds += scalers.Stats.Seconds;
+        }
+        else if (cell.Method == Methods.Scratch) init = new InitSource(InitSource.Scratch);
+        else init = new InitSource(InitSource.WeightSelection, teacher);
+
+        int steps = (int)Math.Round(cell.Budget * StepsPerEpoch);
+        var plan = p.Methods.FirstOrDefault(m => m.Method == cell.Method)?.Training ?? new TrainSettings(0);
+        var finetuned = (TargetFinetuned)await runner.RunAsync(new FinetuneTarget(p.Family, cell.Size, cell.Method, init, p.Data with { Subset = null },
+            plan with { Steps = steps, LearningRate = cell.LearningRate }, cell.Seed), progress, ct);
+        seconds += finetuned.Stats.Seconds;
+        double accuracy = await EvaluateAsync(finetuned.ModelDigest, PipelineDefinition.Subject(cell.Size, cell.Method, $"b{cell.Budget}-s{cell.Seed}"), ct);
+
+        var stored = new StoredCell(new BenchCell(cell.Size.Depth, cell.Size.Width, cell.Size.Heads, finetuned.Parameters, cell.Method, cell.Seed,
+            cell.Budget, steps, stage2Steps, accuracy, seconds), cell.LearningRate, false);
+        Directory.CreateDirectory(CellsDirectory);
+        var temp = file + $".{Guid.NewGuid():N}.tmp";
+        await File.WriteAllTextAsync(temp, ContractJson.Serialize(stored), ct);
+        File.Move(temp, file, overwrite: true);
+        return stored;
+    }
+
+    async Task<double> EvaluateAsync(string model, string subject, CancellationToken ct) =>
+        ((TargetEvaluated)await runner.RunAsync(new EvaluateModel(model, p.Data with { Subset = null }, subject), progress, ct)).Accuracy;
+
+    /// <summary>Every finished cell on disk (from any earlier invocation too).</summary>
+    public IReadOnlyList<StoredCell> StoredCells() =>
+        Directory.Exists(CellsDirectory)
+            ? Directory.EnumerateFiles(CellsDirectory, "*.json").Order(StringComparer.Ordinal)
+                .Select(f => ContractJson.Deserialize<StoredCell>(File.ReadAllText(f))).ToList()
+            : [];
+}

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using WaveMesh.Data;
+using WaveMesh.Engine.Training;
+using WaveMesh.Engine.Vit;
+using WaveMesh.Engine.Wave;
+using WaveMesh.Reporting;
+using static TorchSharp.torch;
+
+namespace WaveMesh.Benchmarks;
+
+/// <summary>
+/// Speed of the training loops, as examples per second and as a fraction of the matrix-multiply peak measured in the
+/// same run (a ratio, so it means the same on a busier or quieter machine).
+/// </summary>
+public static class Throughput
+{
+    /// <summary>fp32 GFLOP/s of repeated n x n matrix products: the ceiling the training loops are compared with.</summary>
+    public static double MatmulPeak(int n = 512, double seconds = 3)
+    {
+        using var scope = NewDisposeScope();
+        var a = randn(n, n);
+        var b = randn(n, n);
+        for (int i = 0; i < 5; i++) a.matmul(b).Dispose();
+        var clock = Stopwatch.StartNew();
+        long count = 0;
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            for (int i = 0; i < 20; i++) a.matmul(b).Dispose();
+            count += 20;
+        }
+        return 2.0 * n * n * n * count / clock.Elapsed.TotalSeconds / 1e9;
+    }
+
+    /// <summary>The stage-3 loop (plain ViT), the stage-1 loop (templated auxiliary model) and the stage-2 loop (templated target).</summary>
+    public static IReadOnlyList<ThroughputRow> Loops(ImageDataset train, Normalization normalization, Device device, double peak, int steps = 60)
+    {
+        var family = new VitSpec { ImageSize = train.Height, Channels = train.Channels, Classes = train.Classes };
+        var plain = family.WithSize(6, 128, 4);
+        var aux = family.WithSize(4, 128, 4);
+        var target = family.WithSize(6, 160, 5);
+        var config = new TemplateConfig();
+        var rows = new List<ThroughputRow>();
+        var schedule = new TrainSchedule { Steps = steps, LearningRate = 1e-4 };
+        var loader = new BatchLoader(train, schedule.BatchSize, shuffle: true, seed: 0, normalization, device, dropLast: true);
+        BatchLoss ce = (logits, labels, _, _) => Losses.CrossEntropy(logits, labels);
+
+        var vit = VisionTransformer.Create(plain, 0, device);
+        rows.Add(Row("stage 3 (plain ViT, AdamW)", plain, Trainer.Run("plain", vit, Trainer.DecayGroups(vit, 0.05), loader, schedule, ce), peak));
+
+        var templates = TemplateSet.Create(aux, config, 0, device);
+        var auxModel = new TemplatedVit(templates, ScalerSet.Random(aux, templates, 1));
+        rows.Add(Row("stage 1 (templated auxiliary model, templates + scalers)", aux,
+            Trainer.Run("stage1", auxModel, [new ParameterGroup(auxModel.Parameters().ToList(), 0.05)], loader, schedule, ce), peak));
+
+        var scalers = ScalerSet.Random(target, templates, 2);
+        foreach (var p in templates.parameters()) p.requires_grad = false;
+        var targetModel = new TemplatedVit(templates, scalers);
+        rows.Add(Row("stage 2 (templated target, scalers only)", target,
+            Trainer.Run("stage2", targetModel, [new ParameterGroup(scalers.parameters().ToList(), 0)], loader, schedule, ce), peak));
+        return rows;
+    }
+
+    static ThroughputRow Row(string loop, VitSpec spec, TrainResult r, double peak)
+    {
+        double gflops = r.ExamplesPerSecond * VitFlops.Training(spec) / 1e9;
+        return new ThroughputRow(loop, spec.Describe(), r.ExamplesPerSecond, gflops, gflops / peak);
+    }
+}

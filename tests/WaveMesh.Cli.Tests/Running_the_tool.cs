@@ -1,0 +1,127 @@
+using System.Text.Json;
+
+namespace WaveMesh.Cli.Tests;
+
+[Trait("Category", "EndToEnd")]
+public sealed class Running_the_tool : IDisposable
+{
+    const string TinyConfig = """
+        teacher: { size: 2x32x2, epochs: 0.05 }
+        templates: { size: 16, matrix: 4, vector: 2, embedding: 4 }
+        auxiliary: 2x32x2
+        distill: { epochs: 0.03 }
+        scalers: { steps: 15, subset: 1000 }
+        finetune: { epochs: 0.01, curve_points: 2 }
+        targets: [1x16x1, 2x48x3]
+        """;
+
+    readonly TempFolder folder = new();
+
+    public void Dispose() => folder.Dispose();
+
+    static void AssertNoStackTrace(CliResult result)
+    {
+        Assert.DoesNotContain("   at ", result.Stderr);
+        Assert.DoesNotContain("   at ", result.Stdout);
+    }
+
+    [Fact]
+    public async Task Runs_a_tiny_config_and_writes_report_json_report_md_and_the_chart()
+    {
+        var config = folder.Write("tiny.yaml", TinyConfig);
+        var outDir = folder.PathOf("out");
+
+        var result = await Cli.RunAsync(folder.Path, "run", "--config", config, "--out", outDir, "--store", folder.PathOf("store"), "--threads", "1");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(outDir, "report.json")));
+        var targets = report.RootElement.GetProperty("targets").EnumerateArray().ToList();
+        Assert.Equal(5, targets.Count);
+        foreach (var t in targets)
+        {
+            foreach (var field in new[] { "depth", "width", "heads", "params", "steps" })
+                Assert.True(t.GetProperty(field).GetInt64() > 0, $"{field} of {t}");
+            Assert.Contains(t.GetProperty("method").GetString(), new[] { "wave", "scratch", "weight_selection" });
+            Assert.InRange(t.GetProperty("accuracy_at_init").GetDouble(), 0, 1);
+            Assert.InRange(t.GetProperty("accuracy_final").GetDouble(), 0, 1);
+            Assert.True(t.GetProperty("seconds").GetDouble() >= 0);
+        }
+        Assert.Equal(["1x16x1 scratch", "1x16x1 wave", "1x16x1 weight_selection", "2x48x3 scratch", "2x48x3 wave"],
+            targets.Select(t => $"{t.GetProperty("depth")}x{t.GetProperty("width")}x{t.GetProperty("heads")} {t.GetProperty("method").GetString()}").Order());
+        var markdown = await File.ReadAllTextAsync(Path.Combine(outDir, "report.md"));
+        Assert.Contains("accuracy.png", markdown);
+        var png = await File.ReadAllBytesAsync(Path.Combine(outDir, "accuracy.png"));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png.Take(4));
+        Assert.Empty(result.Stderr.Trim());
+    }
+
+    [Fact]
+    public async Task Reports_every_problem_of_a_bad_config_in_one_error_line_before_any_training()
+    {
+        var config = folder.Write("bad.yaml", """
+            finetune:
+              epoch: 1
+            templates: { size: 32 }
+            targets: [2x40x2, 2x64x3, 2x64x2]
+            scalers: { steps: many }
+            methods: [wave, lora]
+            """);
+        var store = folder.PathOf("store");
+
+        var result = await Cli.RunAsync(folder.Path, "run", "--config", config, "--out", folder.PathOf("out"), "--store", store);
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        var line = Assert.Single(result.StderrLines);
+        Assert.StartsWith("wavemesh: error: ", line);
+        foreach (var key in new[] { "finetune.epoch", "targets[0]", "targets[1]", "scalers.steps", "lora" })
+            Assert.Contains(key, line);
+        AssertNoStackTrace(result);
+        Assert.False(Directory.Exists(store), "the store was created: work started before the config was checked");
+    }
+
+    [Fact]
+    public async Task Stops_at_a_bad_config_before_any_training_without_a_stack_trace()
+    {
+        var config = folder.Write("bad.yaml", "targets: [2x40x2, 2x64x3, 2x64x2]\nmethods: [wave, lora]\n");
+        var store = folder.PathOf("store");
+
+        var result = await Cli.RunAsync(folder.Path, "run", "--config", config, "--out", folder.PathOf("out"), "--store", store);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.StartsWith("wavemesh: error: ", result.StderrLines[0]);
+        foreach (var key in new[] { "targets[0]", "targets[1]", "lora" }) Assert.Contains(key, result.StderrLines[0]);
+        Assert.DoesNotContain("   at ", result.Stderr);
+        Assert.False(Directory.Exists(store), "the store was created: work started before the config was checked");
+    }
+
+    [Fact]
+    public async Task Names_a_config_file_that_does_not_exist()
+    {
+        var missing = folder.PathOf("nowhere.yaml");
+
+        var result = await Cli.RunAsync(folder.Path, "run", "--config", missing, "--out", folder.PathOf("out"), "--store", folder.PathOf("store"));
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        var line = Assert.Single(result.StderrLines);
+        Assert.StartsWith("wavemesh: error: ", line);
+        Assert.Contains(missing, line);
+        AssertNoStackTrace(result);
+    }
+
+    [Fact]
+    public async Task Refuses_an_output_folder_it_cannot_create_with_a_clear_message()
+    {
+        var config = folder.Write("tiny.yaml", TinyConfig);
+        var blocker = folder.Write("not-a-folder", "a regular file");
+        var outDir = Path.Combine(blocker, "out");
+
+        var result = await Cli.RunAsync(folder.Path, "run", "--config", config, "--out", outDir, "--store", folder.PathOf("store"));
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        var line = Assert.Single(result.StderrLines);
+        Assert.StartsWith("wavemesh: error: cannot write the output folder ", line);
+        Assert.Contains(outDir, line);
+        AssertNoStackTrace(result);
+        Assert.False(Directory.Exists(folder.PathOf("store")));
+    }
+}

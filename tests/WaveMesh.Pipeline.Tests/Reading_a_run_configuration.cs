@@ -1,0 +1,314 @@
+using WaveMesh.Contracts;
+using WaveMesh.Pipeline;
+
+namespace WaveMesh.Pipeline.Tests;
+
+public sealed class Reading_a_run_configuration
+{
+    static ConfigException Problems(string yaml) => Assert.Throws<ConfigException>(() => RunConfig.Parse(yaml, "test.yaml"));
+
+    static string Json(RunConfig config) => ContractJson.Serialize(config);
+
+    [Fact]
+    public void Gives_the_documented_defaults_for_an_empty_document()
+    {
+        var config = RunConfig.Parse("", null);
+        var p = config.Pipeline;
+
+        Assert.Equal(Json(config), Json(RunConfig.Parse("{}", null)));
+        Assert.Equal(Json(config), Json(RunConfig.Default));
+        Assert.Null(config.Teacher.File);
+        Assert.Null(config.Teacher.Heads);
+        Assert.Equal(new ModelSize(6, 128, 4), config.Teacher.Size);
+        Assert.Equal(3 * (60_000 / 128), config.Teacher.Training.Steps);
+        Assert.Equal(1e-3, config.Teacher.Training.LearningRate);
+        Assert.Equal("none", config.Teacher.Training.Augmentation);
+        Assert.Equal(new DatasetRef("fashion-mnist"), p.Data);
+        Assert.Equal(new ModelFamily(28, 1, 7, 4, 10, "token"), p.Family);
+        Assert.Equal(new TemplateSettings(32, 8, 4, 8), p.Templates);
+        Assert.Equal(new ModelSize(4, 128, 4), p.Auxiliary);
+        Assert.Equal(new TrainSettings((int)Math.Round(60_000 / 128.0), 128, 5e-4), p.Distill);
+        Assert.Equal(1.0, p.Temperature);
+        Assert.Equal(new TrainSettings(200, LearningRate: 3e-3, WeightDecay: 0), p.Scalers);
+        Assert.Equal(5000, p.ScalerSubset);
+        Assert.Equal("resized", p.ScalerInit);
+        Assert.Equal(Methods.All, p.Methods.Select(m => m.Method));
+        var stage3 = (int)Math.Round(0.5 * 60_000 / 128);
+        Assert.Equal(new MethodPlan(Methods.Wave, new TrainSettings(stage3, 128, 5e-4)), p.Methods[0]);
+        Assert.Equal(new MethodPlan(Methods.Scratch, new TrainSettings(stage3, 128, 1e-3)), p.Methods[1]);
+        Assert.Equal(new MethodPlan(Methods.WeightSelection, new TrainSettings(stage3, 128, 5e-4)), p.Methods[2]);
+        Assert.Equal([new ModelSize(2, 64, 2), new ModelSize(3, 96, 3), new ModelSize(6, 96, 3), new ModelSize(8, 128, 4)], p.Targets);
+        Assert.Equal(4, p.CurvePoints);
+        Assert.Equal(0, p.Seed);
+    }
+
+    [FactWhenDefaultConfigExists]
+    public void Parses_configs_default_yaml_to_the_built_in_default()
+    {
+        var path = Path.Combine(Repository.Root, "configs", "default.yaml");
+
+        var config = RunConfig.Load(path);
+
+        Assert.Equal(Json(RunConfig.Default), Json(config));
+    }
+
+    [Fact]
+    public void Reads_every_key_of_a_full_document()
+    {
+        var config = RunConfig.Parse("""
+            seed: 5
+            data: { dataset: cifar-10, path: /data/cifar }
+            family: { patch_size: 4, mlp_ratio: 2, pooling: mean }
+            templates: { size: 16, matrix: 4, vector: 2, embedding: 4 }
+            teacher: { size: 2x32x2, heads: 2, epochs: 0.05, learning_rate: 0.002, augmentation: crop_flip }
+            auxiliary: 2x32x2
+            distill: { epochs: 0.03, learning_rate: 0.001, temperature: 2, batch_size: 64 }
+            scalers: { steps: 15, subset: 1000, learning_rate: 0.01, init: random }
+            methods: [wave, scratch]
+            finetune: { epochs: 0.01, batch_size: 100, curve_points: 2, augmentation: crop_flip, learning_rate: { wave: 0.0001, scratch: 0.003 } }
+            targets: [1x16x1, 2x48x3]
+            """, null);
+        var p = config.Pipeline;
+
+        Assert.Equal(5, p.Seed);
+        Assert.Equal(new DatasetRef("cifar-10", "/data/cifar"), p.Data);
+        Assert.Equal(new ModelFamily(32, 3, 4, 2, 10, "mean"), p.Family);
+        Assert.Equal(new TemplateSettings(16, 4, 2, 4), p.Templates);
+        Assert.Equal(new TeacherPlan(null, 2, new ModelSize(2, 32, 2), new TrainSettings((int)Math.Round(0.05 * (50_000 / 128)), LearningRate: 0.002,
+            Augmentation: "crop_flip"), 5), config.Teacher);
+        Assert.Equal(new ModelSize(2, 32, 2), p.Auxiliary);
+        Assert.Equal(new TrainSettings((int)Math.Round(0.03 * 50_000 / 64), 64, 0.001), p.Distill);
+        Assert.Equal(2.0, p.Temperature);
+        Assert.Equal(new TrainSettings(15, LearningRate: 0.01, WeightDecay: 0), p.Scalers);
+        Assert.Equal(1000, p.ScalerSubset);
+        Assert.Equal("random", p.ScalerInit);
+        Assert.Equal([new MethodPlan(Methods.Wave, new TrainSettings(5, 100, 0.0001, Augmentation: "crop_flip")),
+            new MethodPlan(Methods.Scratch, new TrainSettings(5, 100, 0.003, Augmentation: "crop_flip"))], p.Methods);
+        Assert.Equal(2, p.CurvePoints);
+        Assert.Equal([new ModelSize(1, 16, 1), new ModelSize(2, 48, 3)], p.Targets);
+    }
+
+    [Fact]
+    public void Reports_an_unknown_top_level_key_with_a_did_you_mean_hint()
+    {
+        var error = Problems("seeds: 3\n");
+
+        Assert.Equal(["unknown key 'seeds' (did you mean 'seed'?)"], error.Problems);
+    }
+
+    [Theory]
+    [InlineData("distill:\n  epoch: 1\n", "unknown key 'distill.epoch' (did you mean 'epochs'?)")]
+    [InlineData("teacher:\n  sise: 2x32x2\n", "unknown key 'teacher.sise' (did you mean 'size'?)")]
+    [InlineData("finetune:\n  learning_rate:\n    wav: 0.001\n", "unknown key 'finetune.learning_rate.wav' (did you mean 'wave'?)")]
+    [InlineData("targets:\n  - { depth: 2, widht: 64, heads: 2 }\n", "unknown key 'targets[0].widht' (did you mean 'width'?)")]
+    [InlineData("auxiliary: { depth: 2, width: 64, heads: 2, head: 2 }\n", "unknown key 'auxiliary.head' (did you mean 'heads'?)")]
+    public void Reports_an_unknown_nested_key_with_its_path_and_a_hint(string yaml, string expected)
+    {
+        var error = Problems(yaml);
+
+        Assert.Contains(expected, error.Problems);
+    }
+
+    [Fact]
+    public void Gives_no_hint_when_no_known_key_is_close()
+    {
+        var error = Problems("scalers:\n  colourfulness: 3\n");
+
+        Assert.Equal(["unknown key 'scalers.colourfulness'"], error.Problems);
+    }
+
+    [Fact]
+    public void Reports_every_problem_of_a_file_together_each_naming_its_key()
+    {
+        var error = Problems("""
+            finetune:
+              epoch: 1
+            templates:
+              size: 32
+            targets: [2x40x2, 2x64x3, 2x64x2]
+            scalers:
+              steps: many
+            methods: [wave, lora]
+            """);
+
+        Assert.Equal(5, error.Problems.Count);
+        Assert.Contains(error.Problems, p => p.Contains("'finetune.epoch'") && p.Contains("did you mean 'epochs'"));
+        Assert.Contains(error.Problems, p => p.StartsWith("targets[0]:") && p.Contains("40") && p.Contains("template size 32"));
+        Assert.Contains(error.Problems, p => p.StartsWith("targets[1]:") && p.Contains("heads (3) must divide width (64)"));
+        Assert.Contains(error.Problems, p => p.StartsWith("scalers.steps:") && p.Contains("'many'"));
+        Assert.Contains(error.Problems, p => p.StartsWith("methods:") && p.Contains("'lora'"));
+        Assert.StartsWith("test.yaml: 5 problems: ", error.Message);
+        Assert.All(error.Problems, p => Assert.Contains(p, error.Message));
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void Reports_a_size_that_breaks_two_rules_with_both()
+    {
+        var error = Problems("targets: [2x50x3, 2x64x2]\n");
+
+        Assert.Equal(2, error.Problems.Count);
+        Assert.All(error.Problems, p => Assert.StartsWith("targets[0]:", p));
+    }
+
+    [Fact]
+    public void Accepts_sizes_written_as_text_or_as_mappings()
+    {
+        var config = RunConfig.Parse("""
+            templates: { size: 16 }
+            teacher:
+              size: { depth: 3, width: 64, heads: 4 }
+            auxiliary:
+              depth: 2
+              width: 32
+              heads: 2
+            targets:
+              - 1x16x1
+              - { depth: 2, width: 48, heads: 3 }
+              - 4X96X6
+            """, null);
+
+        Assert.Equal(new ModelSize(3, 64, 4), config.Teacher.Size);
+        Assert.Equal(new ModelSize(2, 32, 2), config.Pipeline.Auxiliary);
+        Assert.Equal([new ModelSize(1, 16, 1), new ModelSize(2, 48, 3), new ModelSize(4, 96, 6)], config.Pipeline.Targets);
+    }
+
+    [Theory]
+    [InlineData("targets: [6-128-4]\n", "targets[0]: '6-128-4' is not a size")]
+    [InlineData("targets:\n  - { depth: 2, width: 64 }\n", "targets[0]: depth, width and heads are all needed")]
+    [InlineData("auxiliary: 4x100x4\n", "auxiliary: width 100 is not a multiple of the template size 32")]
+    [InlineData("targets: [0x64x2]\n", "targets[0]: depth must be at least 1")]
+    [InlineData("targets: 2x64x2\n", "targets: expected a list")]
+    [InlineData("targets: []\n", "targets: at least one target size is needed")]
+    [InlineData("targets: [2x64x2, 2x64x2]\n", "targets: 2x64x2 is listed 2 times")]
+    [InlineData("methods: []\n", "methods: at least one method is needed")]
+    [InlineData("scalers: { subset: 10 }\n", "scalers.subset: must be at least 128, got 10")]
+    [InlineData("teacher: { epochs: lots }\n", "teacher.epochs: expected a number, got 'lots'")]
+    [InlineData("finetune: { epochs: .nan }\n", "finetune.epochs: expected a number")]
+    [InlineData("seed: 1.5\n", "seed: expected a whole number, got '1.5'")]
+    [InlineData("data: { dataset: mnist }\n", "data.dataset: 'mnist' is not one of fashion-mnist, cifar-10")]
+    [InlineData("family: { patch_size: 5 }\n", "family.patch_size: 5 does not divide the image size 28")]
+    [InlineData("scalers: { init: zeros }\n", "scalers.init: 'zeros' is not one of resized, random")]
+    [InlineData("distill: 3\n", "distill: expected a mapping of keys")]
+    public void Reports_a_bad_value_with_the_key_it_is_about(string yaml, string expected)
+    {
+        var error = Problems(yaml);
+
+        Assert.Contains(error.Problems, p => p.StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Names_the_full_path_of_a_nested_key_that_must_be_a_mapping()
+    {
+        var error = Problems("finetune:\n  learning_rate: 0.001\n");
+
+        Assert.Contains(error.Problems, p => p.StartsWith("finetune.learning_rate:", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("seed: 1\ndistill:\n  epochs: 1\n   temperature: 2\n", 4)]
+    [InlineData("seed: 1\nseed: 2\n", 2)]
+    [InlineData("seed: 1\nteacher: { size: 2x32x2\n", 3)]
+    [InlineData("seed: 1\nauxiliary: \"2x32x2\n", 2)]
+    public void Reports_invalid_yaml_with_its_line_and_column(string yaml, int line)
+    {
+        var error = Problems(yaml);
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Matches($@"^not valid YAML at line {line}, column \d+: ", problem);
+    }
+
+    [Fact]
+    public void Reports_an_unclosed_list_followed_by_more_keys_as_invalid_yaml()
+    {
+        var error = Problems("seed: 1\nteacher:\n  size: [2, 32\nauxiliary: 2x32x2\n");
+
+        var problem = Assert.Single(error.Problems);
+        Assert.StartsWith("not valid YAML", problem);
+    }
+
+    [Fact]
+    public void Reports_a_list_where_a_number_belongs_without_control_characters()
+    {
+        var error = Problems("seed: [1, 2]\nteacher: { epochs: [1] }\n");
+
+        Assert.Equal(2, error.Problems.Count);
+        Assert.Contains(error.Problems, p => p.StartsWith("seed: expected a whole number", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.StartsWith("teacher.epochs: expected a number", StringComparison.Ordinal));
+        Assert.DoesNotContain(error.Problems, p => p.Any(char.IsControl));
+    }
+
+    [Fact]
+    public void Refuses_a_document_whose_top_level_is_not_a_mapping()
+    {
+        var error = Problems("- 2x64x2\n- 3x96x3\n");
+
+        Assert.Equal(["the top level must be a mapping of keys"], error.Problems);
+    }
+
+    [Fact]
+    public void Names_the_file_that_cannot_be_found()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"wavemesh-no-such-config-{Guid.NewGuid():N}.yaml");
+
+        var error = Assert.Throws<FileNotFoundException>(() => RunConfig.Load(path));
+
+        Assert.Equal(path, error.FileName);
+    }
+
+    [Fact]
+    public void Names_the_file_of_a_configuration_with_problems()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "wavemesh-pipeline-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var path = Path.Combine(folder, "bad.yaml");
+            File.WriteAllText(path, "seeed: 1\n");
+
+            var error = Assert.Throws<ConfigException>(() => RunConfig.Load(path));
+
+            Assert.StartsWith($"{path}: 1 problem: unknown key 'seeed'", error.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Turns_epochs_into_steps_of_the_chosen_dataset()
+    {
+        var fashion = RunConfig.Parse("teacher: { epochs: 0.05 }\ndistill: { epochs: 0.03 }\nfinetune: { epochs: 0.01 }\n", null);
+        var cifar = RunConfig.Parse("data: { dataset: cifar-10 }\nfamily: { patch_size: 4 }\nfinetune: { epochs: 1 }\n", null);
+
+        Assert.Equal(23, fashion.Teacher.Training.Steps);          // 0.05 x 468 batches
+        Assert.Equal(14, fashion.Pipeline.Distill.Steps);          // 0.03 x 60,000 / 128
+        Assert.All(fashion.Pipeline.Methods, m => Assert.Equal(5, m.Training.Steps));
+        Assert.Equal(new ModelFamily(32, 3, 4, 4, 10, "token"), cifar.Pipeline.Family);
+        Assert.All(cifar.Pipeline.Methods, m => Assert.Equal(391, m.Training.Steps)); // 50,000 / 128
+    }
+}
+
+/// <summary>The repository this test assembly was built from: the folder above it holding WaveMesh.sln.</summary>
+static class Repository
+{
+    public static string Root { get; } = Find();
+
+    static string Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "WaveMesh.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"no WaveMesh.sln above {AppContext.BaseDirectory}");
+    }
+}
+
+/// <summary>A fact that is skipped, saying why, until the repository has configs/default.yaml.</summary>
+sealed class FactWhenDefaultConfigExistsAttribute : FactAttribute
+{
+    public FactWhenDefaultConfigExistsAttribute()
+    {
+        if (!File.Exists(Path.Combine(Repository.Root, "configs", "default.yaml")))
+            Skip = "configs/default.yaml does not exist in the repository yet";
+    }
+}
