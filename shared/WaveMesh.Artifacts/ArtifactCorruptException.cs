@@ -18,6 +18,13 @@ public sealed class ArtifactCorruptException : Exception
         MovedTo = movedTo;
     }
 
+    /// <summary>Damage found by a store that keeps artifacts in pieces: <paramref name="detail"/> says which and how.</summary>
+    public ArtifactCorruptException(string digest, string detail)
+        : base($"Artifact {digest} is corrupt: {detail}")
+    {
+        Digest = digest;
+    }
+
     public string Digest { get; }
 
     public long ExpectedSize { get; }

@@ -26,6 +26,24 @@ public sealed class PipelineController(IEventBus bus)
         return run;
     }
 
+    /// <summary>
+    /// Rebuilds a run from its teacher and the events it had received (after a restart): the coordinator is replayed,
+    /// nothing is published; the watchdog then re-offers whatever is still outstanding.
+    /// </summary>
+    public RunCoordinator Restore(PipelineDefinition definition, TeacherChanged teacher, IEnumerable<IntegrationEvent> events)
+    {
+        var run = new RunCoordinator(definition, teacher.RunId, teacher);
+        lock (run)
+        {
+            run.Start();
+            foreach (var e in events) run.Handle(e);
+        }
+        runs[run.RunId] = run;
+        return run;
+    }
+
+    public IReadOnlyCollection<RunCoordinator> Runs => runs.Values.ToList();
+
     public async Task HandleAsync(IntegrationEvent e, CancellationToken cancellation = default)
     {
         if (!runs.TryGetValue(e.RunId, out var run)) return;

@@ -1,0 +1,12 @@
+using WaveMesh.Hosting;
+using WaveMesh.ServiceDefaults;
+using WaveMesh.Stages;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddStageWorker(new DistillStage());
+
+var app = builder.Build();
+app.MapStageWorker();
+app.MapDefaultEndpoints();
+app.Run();

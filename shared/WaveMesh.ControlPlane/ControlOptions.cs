@@ -1,0 +1,34 @@
+namespace WaveMesh.ControlPlane;
+
+/// <summary>Settings of the control service: API token, upload limit and how often stalled jobs are looked for.</summary>
+public sealed class ControlOptions
+{
+    public const string Section = "WaveMesh:Control";
+
+    /// <summary>Bearer token required by the mutating endpoints; none configured means open (development only).</summary>
+    public string? ApiToken { get; set; }
+    /// <summary>A file holding the token (a Docker or Kubernetes secret); wins over <see cref="ApiToken"/>.</summary>
+    public string? ApiTokenFile { get; set; }
+    public long MaxUploadBytes { get; set; } = 2L << 30;
+    public string UploadDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "wavemesh-uploads");
+    public TimeSpan WatchdogInterval { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>A job nobody has claimed for this long is published again (a lost message).</summary>
+    public TimeSpan UnclaimedAfter { get; set; } = TimeSpan.FromMinutes(10);
+
+    public string? ResolveToken()
+    {
+        if (!string.IsNullOrWhiteSpace(ApiTokenFile))
+        {
+            if (!File.Exists(ApiTokenFile)) throw new InvalidOperationException($"{Section}:ApiTokenFile {ApiTokenFile} does not exist");
+            return File.ReadAllText(ApiTokenFile).Trim();
+        }
+        return string.IsNullOrWhiteSpace(ApiToken) ? null : ApiToken;
+    }
+
+    public IEnumerable<string> Problems()
+    {
+        if (MaxUploadBytes < 1024) yield return $"{Section}:MaxUploadBytes must be at least 1024";
+        if (WatchdogInterval <= TimeSpan.Zero) yield return $"{Section}:WatchdogInterval must be positive";
+        if (!string.IsNullOrWhiteSpace(ApiTokenFile) && !File.Exists(ApiTokenFile)) yield return $"{Section}:ApiTokenFile {ApiTokenFile} does not exist";
+    }
+}

@@ -1,0 +1,132 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WaveMesh.Artifacts;
+using WaveMesh.Contracts;
+using WaveMesh.Hosting;
+using WaveMesh.Messaging;
+using WaveMesh.Pipeline;
+using WaveMesh.Stages;
+using WaveMesh.Transport.Dapr;
+using WaveMesh.Workers;
+
+namespace WaveMesh.ControlPlane;
+
+/// <summary>Wiring of the control service: its domain, the REST API, event subscriptions, restore on start and the watchdog loop.</summary>
+public static class ControlPlaneHosting
+{
+    public static WebApplicationBuilder AddControlPlane(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ControlOptions>().Bind(builder.Configuration.GetSection(ControlOptions.Section))
+            .Validate(o => !o.Problems().Any(), $"invalid {ControlOptions.Section} settings").ValidateOnStart();
+        builder.AddWaveMeshTransport();
+        builder.Services.AddSingleton(sp => new PipelineController(sp.GetRequiredService<IEventBus>()));
+        builder.Services.AddSingleton(sp => new JobWatchdog(sp.GetRequiredService<IJobLeases>(),
+            new StageRunner(new StageContext { Store = sp.GetRequiredService<IArtifactStore>(), Datasets = new Datasets() }, []),
+            sp.GetRequiredService<IEventBus>()));
+        builder.Services.AddSingleton<ControlService>();
+        builder.Services.AddHostedService<ControlLoop>();
+        return builder;
+    }
+
+    public static WebApplication MapControlPlane(this WebApplication app)
+    {
+        app.UseWaveMeshTransport();
+        var control = app.Services.GetRequiredService<ControlService>();
+        app.MapDaprEventSubscriptions((e, ct) => control.HandleEventAsync(e, ct));
+        var token = app.Services.GetRequiredService<IOptions<ControlOptions>>().Value.ResolveToken();
+        var api = app.MapGroup("/api").AddEndpointFilter(async (ctx, next) =>
+        {
+            try { return await next(ctx); }
+            catch (ControlException e) { return Results.Problem(e.Message, statusCode: e.Status); }
+        });
+        var write = api.MapGroup("").AddEndpointFilter(async (ctx, next) =>
+        {
+            // Mutating endpoints need the bearer token when one is configured.
+            if (token is not null && ctx.HttpContext.Request.Headers.Authorization.ToString() != $"Bearer {token}")
+                return Results.Problem("a bearer token is required (Authorization: Bearer <token>)", statusCode: StatusCodes.Status401Unauthorized);
+            return await next(ctx);
+        });
+
+        write.MapPost("/teachers/{name}", async (string name, HttpContext http, int? heads, CancellationToken ct) =>
+        {
+            var limit = app.Services.GetRequiredService<IOptions<ControlOptions>>().Value.MaxUploadBytes;
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = limit;
+            var result = await control.UploadTeacherAsync(name, http.Request.Body, http.Request.ContentLength,
+                http.Request.Headers["X-Content-SHA256"].FirstOrDefault(), heads, ct);
+            return result.Changed ? Results.Created($"/api/teachers/{name}", result) : Results.Ok(result);
+        }).WithSummary("Upload a teacher checkpoint (safetensors, timm names) as the next version of a named teacher");
+
+        write.MapPost("/teachers/{name}/versions", async (string name, TeacherArtifact body, CancellationToken ct) =>
+        {
+            var result = await control.RegisterTeacherAsync(name, body.Digest, body.Heads, ct);
+            return result.Changed ? Results.Created($"/api/teachers/{name}", result) : Results.Ok(result);
+        }).WithSummary("Register an artifact already in the store as the next version of a teacher");
+
+        write.MapPut("/pipelines/{name}", async (string name, PipelineBody body, CancellationToken ct) =>
+        {
+            var (pipeline, run) = await control.PutPipelineAsync(name, body.Teacher, body.Config, ct);
+            return Results.Ok(new { pipeline, run });
+        }).WithSummary("Create or change a pipeline (which teacher it follows and its run configuration in YAML)");
+
+        api.MapGet("/teachers", async (CancellationToken ct) => Results.Ok(await control.TeachersAsync(ct)));
+        api.MapGet("/teachers/{name}", async (string name, CancellationToken ct) =>
+            await control.TeacherAsync(name, ct) is { } t ? Results.Ok(t) : Results.NotFound());
+        api.MapGet("/pipelines", async (CancellationToken ct) => Results.Ok(await control.PipelinesAsync(ct)));
+        api.MapGet("/runs", async (CancellationToken ct) =>
+            Results.Ok((await control.RunsAsync(ct)).Select(r => Summary(r, control.Coordinator(r.RunId)))));
+        api.MapGet("/runs/{id:guid}", async (Guid id, CancellationToken ct) =>
+            await control.RunAsync(id, ct) is { } r ? Results.Ok(Summary(r, control.Coordinator(id))) : Results.NotFound());
+        return app;
+    }
+
+    /// <summary>Body of a registration of an existing artifact.</summary>
+    public sealed record TeacherArtifact(string Digest, int? Heads = null);
+
+    /// <summary>Body of a pipeline definition.</summary>
+    public sealed record PipelineBody(string Teacher, string Config);
+
+    /// <summary>A run as the API shows it: status, what is outstanding, and the results so far.</summary>
+    public sealed record RunSummary(Guid RunId, string Pipeline, string Teacher, string TeacherDigest, DateTime StartedAt, string Status,
+        IReadOnlyList<string> Outstanding, IReadOnlyList<BranchSummary> Branches, IReadOnlyList<string> Failures);
+
+    public sealed record BranchSummary(string Target, string Method, double? AccuracyAtInit, double? AccuracyFinal);
+
+    static RunSummary Summary(RunRecord r, RunCoordinator? run)
+    {
+        IReadOnlyList<string> outstanding = [];
+        IReadOnlyList<BranchSummary> branches = [];
+        IReadOnlyList<string> failures = [];
+        if (run is not null)
+        {
+            lock (run)
+            {
+                outstanding = run.Outstanding.Select(j => j.Describe()).ToList();
+                branches = run.State.Branches.Select(b => new BranchSummary(b.Target.ToString(), b.Method, b.Init?.Accuracy, b.Final?.Accuracy)).ToList();
+                failures = run.State.Failures.Select(f => $"{f.Description}: {f.Reason}").ToList();
+            }
+        }
+        return new RunSummary(r.RunId, r.Pipeline, r.Teacher.Name, r.Teacher.TeacherDigest, r.StartedAt, r.Status, outstanding, branches, failures);
+    }
+
+    /// <summary>Restores unfinished runs at start-up, then looks for stalled jobs at the configured interval.</summary>
+    sealed class ControlLoop(ControlService control, IOptions<ControlOptions> options, ILogger<ControlLoop> log) : BackgroundService
+    {
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            try { await control.RestoreAsync(stoppingToken); }
+            catch (Exception e) when (e is not OperationCanceledException) { log.LogError(e, "restoring runs failed"); }
+            using var timer = new PeriodicTimer(options.Value.WatchdogInterval);
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try { await control.WatchOnceAsync(stoppingToken); }
+                catch (Exception e) when (e is not OperationCanceledException) { log.LogWarning(e, "watchdog pass failed"); }
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+using WaveMesh.Contracts;
+
+namespace WaveMesh.ControlPlane;
+
+/// <summary>One registered version of a teacher.</summary>
+public sealed record TeacherVersion(int Version, string Digest, DateTime RegisteredAt, long Bytes, ModelFamily Family, ModelSize Size);
+
+/// <summary>A named teacher and its versions, newest last.</summary>
+public sealed record TeacherRecord(string Name, List<TeacherVersion> Versions)
+{
+    public TeacherVersion? Current => Versions.Count == 0 ? null : Versions[^1];
+}
+
+/// <summary>A pipeline: the teacher it follows and its configuration (the run configuration's YAML; its teacher section is not used).</summary>
+public sealed record PipelineRecord(string Name, string Teacher, string Config, DateTime UpdatedAt);
+
+/// <summary>A run as persisted: what started it and every event it has received, enough to rebuild it after a restart.</summary>
+public sealed record RunRecord(Guid RunId, string Pipeline, DateTime StartedAt, TeacherChanged Teacher, string Config, List<Envelope> Events, string Status)
+{
+    public const string Running = "running";
+}
+
+/// <summary>What registering a teacher version did.</summary>
+public sealed record RegisterResult(string Teacher, int Version, string Digest, bool Changed, IReadOnlyList<Guid> StartedRuns);

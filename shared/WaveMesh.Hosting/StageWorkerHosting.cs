@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WaveMesh.Artifacts;
+using WaveMesh.Engine.Training;
+using WaveMesh.Messaging;
+using WaveMesh.Stages;
+using WaveMesh.Transport.Dapr;
+using WaveMesh.Workers;
+
+namespace WaveMesh.Hosting;
+
+/// <summary>Turns a service into a worker of one stage: options, the stage unit, the runner and the job host on the selected transport.</summary>
+public static class StageWorkerHosting
+{
+    public static WebApplicationBuilder AddStageWorker(this WebApplicationBuilder builder, IStageUnit stage)
+    {
+        builder.Services.AddOptions<WorkerOptions>().Bind(builder.Configuration.GetSection(WorkerOptions.Section))
+            .Validate(o => !o.Problems().Any(), $"invalid {WorkerOptions.Section} settings").ValidateOnStart();
+        builder.AddWaveMeshTransport();
+        builder.Services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
+            var device = EngineRuntime.Configure(new EngineOptions(o.Device, o.Threads));
+            return new StageContext
+            {
+                Store = sp.GetRequiredService<IArtifactStore>(),
+                Datasets = new Datasets(o.DataPaths),
+                Device = device,
+                Worker = o.Name ?? $"{Environment.MachineName}/{Environment.ProcessId}",
+                WorkDirectory = Path.Combine(o.WorkDirectory, Guid.NewGuid().ToString("N")[..8]),
+            };
+        });
+        builder.Services.AddSingleton(sp => new StageRunner(sp.GetRequiredService<StageContext>(), [stage]));
+        builder.Services.AddSingleton(sp => new JobHost(sp.GetRequiredService<StageRunner>(), sp.GetRequiredService<IEventBus>(),
+            sp.GetRequiredService<IJobLeases>(), sp.GetRequiredService<IDeadLetters>(), sp.GetRequiredService<IOptions<WorkerOptions>>(),
+            sp.GetRequiredService<ILogger<JobHost>>()));
+        return builder;
+    }
+
+    /// <summary>Where the stage's jobs arrive on the selected transport.</summary>
+    public static WebApplication MapStageWorker(this WebApplication app)
+    {
+        app.UseWaveMeshTransport();
+        app.MapDaprJobSubscriptions(app.Services.GetRequiredService<JobHost>());
+        return app;
+    }
+}

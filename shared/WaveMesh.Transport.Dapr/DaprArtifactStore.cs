@@ -1,0 +1,191 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Dapr;
+using Dapr.Client;
+using Microsoft.Extensions.Options;
+using WaveMesh.Artifacts;
+
+namespace WaveMesh.Transport.Dapr;
+
+/// <summary>
+/// Artifacts in a Dapr state store. The bytes are cut into chunks no larger than <see cref="DaprOptions.ChunkBytes"/>,
+/// written under a fresh upload id while they are hashed; then a manifest (digest, size, kind, metadata, the chunks
+/// and their own SHA-256) is written under the digest with first-write-wins, so concurrent writers of one artifact
+/// cannot corrupt it and a loser just deletes its chunks. Reads stream chunk by chunk into a local file, checking
+/// every chunk and the whole digest. Only one chunk is ever in memory.
+/// </summary>
+public sealed class DaprArtifactStore(DaprClient dapr, IOptions<DaprOptions> options) : IArtifactStore
+{
+    readonly DaprOptions o = options.Value;
+    static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    sealed record Chunk(string Key, string Sha256, int Size);
+    sealed record Manifest(string Digest, long Size, string Kind, Dictionary<string, string> Metadata, DateTime CreatedAt, int ChunkBytes, List<Chunk> Chunks);
+
+    static string ManifestKey(string digest) => $"artifact/{digest}";
+    static string RecordKey(string key) => $"record/{key}";
+
+    public async Task<ArtifactInfo> PutFileAsync(string path, string kind, IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellation = default)
+    {
+        // Hashing the local file first avoids uploading what the store already holds.
+        var digest = ArtifactDigest.OfFile(path);
+        if (await ReadManifest(digest, cancellation) is { } existing) return Info(existing);
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        return await PutAsync(stream, kind, metadata, cancellation);
+    }
+
+    public async Task<ArtifactInfo> PutAsync(Stream content, string kind, IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellation = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(kind);
+        var upload = Guid.NewGuid().ToString("N");
+        var chunks = new List<Chunk>();
+        using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = ArrayPool<byte>.Shared.Rent(o.ChunkBytes);
+        long size = 0;
+        try
+        {
+            while (true)
+            {
+                int filled = 0;
+                while (filled < o.ChunkBytes)
+                {
+                    int n = await content.ReadAsync(buffer.AsMemory(filled, o.ChunkBytes - filled), cancellation);
+                    if (n == 0) break;
+                    filled += n;
+                }
+                if (filled == 0 && chunks.Count > 0) break;
+                var bytes = buffer.AsMemory(0, filled);
+                whole.AppendData(bytes.Span);
+                var key = $"chunk/{upload}/{chunks.Count}";
+                await dapr.SaveByteStateAsync(o.StateStore, key, bytes, cancellationToken: cancellation);
+                chunks.Add(new Chunk(key, Convert.ToHexStringLower(SHA256.HashData(bytes.Span)), filled));
+                size += filled;
+                if (filled < o.ChunkBytes) break;
+            }
+        }
+        catch
+        {
+            await DeleteChunks(chunks);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        var digest = Convert.ToHexStringLower(whole.GetHashAndReset());
+        var manifest = new Manifest(digest, size, kind, new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()),
+            DateTime.UtcNow, o.ChunkBytes, chunks);
+        if (await TryCreate(ManifestKey(digest), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), cancellation)) return Info(manifest);
+        // Someone stored the same content first: theirs stands, ours is removed.
+        await DeleteChunks(chunks);
+        return Info(await ReadManifest(digest, cancellation) ?? manifest);
+    }
+
+    public async Task<string> GetFileAsync(string digest, CancellationToken cancellation = default)
+    {
+        Check(digest);
+        var manifest = await ReadManifest(digest, cancellation) ?? throw new ArtifactNotFoundException(digest);
+        Directory.CreateDirectory(o.CacheDirectory);
+        var cached = Path.Combine(o.CacheDirectory, digest);
+        if (File.Exists(cached))
+        {
+            if (ArtifactDigest.OfFile(cached) == digest) return cached;
+            File.Delete(cached);
+        }
+        var temp = Path.Combine(o.CacheDirectory, $".{digest}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            long size = 0;
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            {
+                for (int i = 0; i < manifest.Chunks.Count; i++)
+                {
+                    var chunk = manifest.Chunks[i];
+                    var bytes = await dapr.GetByteStateAsync(o.StateStore, chunk.Key, cancellationToken: cancellation);
+                    if (bytes.Length != chunk.Size || Convert.ToHexStringLower(SHA256.HashData(bytes.Span)) != chunk.Sha256)
+                        await Corrupt(manifest, $"chunk {i + 1} of {manifest.Chunks.Count} ({chunk.Key}) is damaged: {bytes.Length} bytes, expected {chunk.Size} with SHA-256 {chunk.Sha256[..12]}...");
+                    whole.AppendData(bytes.Span);
+                    size += bytes.Length;
+                    await file.WriteAsync(bytes, cancellation);
+                }
+                await file.FlushAsync(cancellation);
+            }
+            var actual = Convert.ToHexStringLower(whole.GetHashAndReset());
+            if (actual != digest || size != manifest.Size)
+                await Corrupt(manifest, $"its chunks hash to {actual[..12]}... ({size} bytes), not to the digest");
+            File.Move(temp, cached, overwrite: true);
+            return cached;
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>Removes the manifest of a damaged artifact so its producing stage runs again, then reports it.</summary>
+    async Task Corrupt(Manifest manifest, string what)
+    {
+        await dapr.DeleteStateAsync(o.StateStore, ManifestKey(manifest.Digest));
+        throw new ArtifactCorruptException(manifest.Digest, $"in the state store, {what}; its manifest was removed so the stage that produced it can run again.");
+    }
+
+    public async Task<Stream> OpenReadAsync(string digest, CancellationToken cancellation = default) =>
+        new FileStream(await GetFileAsync(digest, cancellation), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+
+    public async Task<ArtifactInfo?> GetInfoAsync(string digest, CancellationToken cancellation = default)
+    {
+        Check(digest);
+        return await ReadManifest(digest, cancellation) is { } m ? Info(m) : null;
+    }
+
+    public async Task<bool> ExistsAsync(string digest, CancellationToken cancellation = default) =>
+        await GetInfoAsync(digest, cancellation) is not null;
+
+    public async Task<bool> TryAddRecordAsync(string key, string json, CancellationToken cancellation = default) =>
+        await TryCreate(RecordKey(key), Encoding.UTF8.GetBytes(json), cancellation);
+
+    public Task SetRecordAsync(string key, string json, CancellationToken cancellation = default) =>
+        dapr.SaveByteStateAsync(o.StateStore, RecordKey(key), Encoding.UTF8.GetBytes(json), cancellationToken: cancellation);
+
+    public async Task<string?> GetRecordAsync(string key, CancellationToken cancellation = default)
+    {
+        var bytes = await dapr.GetByteStateAsync(o.StateStore, RecordKey(key), cancellationToken: cancellation);
+        return bytes.Length == 0 ? null : Encoding.UTF8.GetString(bytes.Span);
+    }
+
+    public async Task<bool> DeleteRecordAsync(string key, CancellationToken cancellation = default)
+    {
+        var (bytes, etag) = await dapr.GetByteStateAndETagAsync(o.StateStore, RecordKey(key), cancellationToken: cancellation);
+        if (bytes.Length == 0) return false;
+        return await dapr.TryDeleteStateAsync(o.StateStore, RecordKey(key), etag, cancellationToken: cancellation);
+    }
+
+    Task<bool> TryCreate(string key, ReadOnlyMemory<byte> value, CancellationToken cancellation) =>
+        DaprState.TryCreateAsync(dapr, o.StateStore, key, value, cancellation);
+
+    async Task<Manifest?> ReadManifest(string digest, CancellationToken cancellation)
+    {
+        var bytes = await dapr.GetByteStateAsync(o.StateStore, ManifestKey(digest), cancellationToken: cancellation);
+        return bytes.Length == 0 ? null : JsonSerializer.Deserialize<Manifest>(bytes.Span, Json);
+    }
+
+    async Task DeleteChunks(IEnumerable<Chunk> chunks)
+    {
+        foreach (var c in chunks)
+        {
+            try { await dapr.DeleteStateAsync(o.StateStore, c.Key); }
+            catch (DaprException) { /* an orphan chunk wastes space but harms nothing */ }
+        }
+    }
+
+    static ArtifactInfo Info(Manifest m) => new(m.Digest, m.Size, m.Kind, m.Metadata, m.CreatedAt);
+
+    static void Check(string digest)
+    {
+        if (!ArtifactDigest.IsValid(digest)) throw new ArgumentException($"'{digest}' is not a SHA-256 digest", nameof(digest));
+    }
+}

@@ -1,0 +1,161 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WaveMesh.Contracts;
+using WaveMesh.Messaging;
+using WaveMesh.Stages;
+
+namespace WaveMesh.Workers;
+
+/// <summary>What a worker answers a delivered job; transports map it to ack, retry or drop.</summary>
+public enum Offer
+{
+    /// <summary>Claimed and running in the background: acknowledge, so the broker never redelivers a running job.</summary>
+    Accepted,
+    /// <summary>Already done (its recorded result was published again) or held by a live lease elsewhere: acknowledge.</summary>
+    AlreadyHandled,
+    /// <summary>Every slot is busy: ask the broker to deliver it again later, possibly to another replica.</summary>
+    Busy,
+    /// <summary>Not a job this worker runs, or unreadable: drop it to the dead-letter topic.</summary>
+    Rejected,
+}
+
+/// <summary>Where a job goes when it failed for good (a dead-letter topic or queue).</summary>
+public interface IDeadLetters
+{
+    Task SendAsync(StageJob job, string reason, CancellationToken cancellation = default);
+}
+
+/// <summary>
+/// Hosts a stage worker on a broker: a job is claimed with a lease (so a duplicate delivery runs once), run in the
+/// background on one of the replica's slots while the lease is renewed, and answered with its result event. A failure
+/// is retried by publishing the job again, up to <see cref="WorkerOptions.MaxAttempts"/>; then it becomes
+/// <see cref="StageFailed"/> and the job goes to the dead letters. Transport-neutral: Dapr and MassTransit adapters call
+/// <see cref="OfferAsync"/>.
+/// </summary>
+public sealed class JobHost : IAsyncDisposable
+{
+    readonly StageRunner runner;
+    readonly IEventBus bus;
+    readonly IJobLeases leases;
+    readonly IDeadLetters deadLetters;
+    readonly WorkerOptions options;
+    readonly ILogger<JobHost> log;
+    readonly SemaphoreSlim slots;
+    readonly CancellationTokenSource stopping = new();
+    readonly List<Task> running = [];
+
+    public JobHost(StageRunner runner, IEventBus bus, IJobLeases leases, IDeadLetters deadLetters, IOptions<WorkerOptions> options, ILogger<JobHost> log)
+    {
+        this.runner = runner;
+        this.bus = bus;
+        this.leases = leases;
+        this.deadLetters = deadLetters;
+        this.options = options.Value;
+        this.log = log;
+        slots = new SemaphoreSlim(this.options.Slots, this.options.Slots);
+        Worker = runner.Context.Worker;
+    }
+
+    public string Worker { get; }
+    public int Running { get { lock (running) return running.Count(t => !t.IsCompleted); } }
+    public IEnumerable<string> Stages => runner.Stages;
+
+    public async Task<Offer> OfferAsync(StageJob job, CancellationToken cancellation = default)
+    {
+        if (!runner.CanRun(job)) return Offer.Rejected;
+        if (await runner.TryCachedAsync(job, cancellation) is { } done)
+        {
+            await bus.PublishAsync(done, cancellation);
+            return Offer.AlreadyHandled;
+        }
+        if (!await slots.WaitAsync(0, cancellation)) return Offer.Busy;
+        JobLease? lease;
+        try
+        {
+            lease = await leases.TryClaimAsync(job.Key, Worker, options.LeaseTtl, cancellation);
+        }
+        catch
+        {
+            slots.Release();
+            throw;
+        }
+        if (lease is null)
+        {
+            slots.Release();
+            return Offer.AlreadyHandled;
+        }
+        var task = Task.Run(() => RunAsync(job, lease));
+        lock (running)
+        {
+            running.RemoveAll(t => t.IsCompleted);
+            running.Add(task);
+        }
+        return Offer.Accepted;
+    }
+
+    async Task RunAsync(StageJob job, JobLease lease)
+    {
+        using var heartbeatStop = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+        var heartbeat = Heartbeat(lease, heartbeatStop.Token);
+        try
+        {
+            log.LogInformation("{Worker} runs {Job} (attempt {Attempt})", Worker, job.Describe(), lease.Attempt);
+            var result = await runner.RunAsync(job, p => _ = bus.PublishAsync(p), stopping.Token);
+            await bus.PublishAsync(result);
+            await heartbeatStop.CancelAsync();
+            await heartbeat;
+            await leases.ReleaseAsync(lease);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Shutting down: the lease expires and another replica takes the job over.
+        }
+        catch (Exception e)
+        {
+            await heartbeatStop.CancelAsync();
+            await heartbeat;
+            var reason = StageWorker.Reason(e);
+            log.LogWarning("{Worker}: {Job} failed (attempt {Attempt} of {Max}): {Reason}", Worker, job.Describe(), lease.Attempt, options.MaxAttempts, reason);
+            await leases.ReleaseAsync(lease);
+            if (lease.Attempt < options.MaxAttempts)
+            {
+                await Task.Delay(options.RetryDelay, stopping.Token).ContinueWith(_ => { });
+                if (!stopping.IsCancellationRequested) await bus.PublishAsync(job with { Id = Guid.NewGuid() });
+            }
+            else
+            {
+                await bus.PublishAsync(new StageFailed(job.Key, job.Stage, job.Describe(), reason, lease.Attempt) { RunId = job.RunId, CausationId = job.Id });
+                await deadLetters.SendAsync(job, reason);
+            }
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
+    async Task Heartbeat(JobLease lease, CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(options.HeartbeatInterval, stop);
+                if (!await leases.RenewAsync(lease, options.LeaseTtl, stop))
+                    log.LogWarning("{Worker} lost the lease of {Job}; another worker may be running it", Worker, lease.JobKey);
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (Exception e) { log.LogWarning(e, "heartbeat of {Job} failed", lease.JobKey); }
+    }
+
+    /// <summary>Stops taking jobs and abandons running ones (their leases expire and other replicas take them over).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync();
+        Task[] all;
+        lock (running) all = [.. running];
+        try { await Task.WhenAll(all).WaitAsync(TimeSpan.FromSeconds(30)); } catch { /* abandoned on purpose */ }
+        stopping.Dispose();
+    }
+}

@@ -1,0 +1,46 @@
+using WaveMesh.Contracts;
+using WaveMesh.Messaging;
+using WaveMesh.Stages;
+
+namespace WaveMesh.Workers;
+
+/// <summary>
+/// Re-publishes outstanding jobs that nobody is running any more: their lease expired (the worker died) or no worker
+/// ever claimed them for longer than a lease's lifetime. Jobs whose result is recorded get that result published again.
+/// Run by the orchestrator, which knows which jobs are outstanding.
+/// </summary>
+public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBus bus, TimeProvider? clock = null)
+{
+    readonly TimeProvider time = clock ?? TimeProvider.System;
+    readonly Dictionary<string, DateTime> firstSeen = new(StringComparer.Ordinal);
+
+    /// <summary>Checks every outstanding job once; returns the jobs it published again.</summary>
+    public async Task<IReadOnlyList<StageJob>> CheckAsync(IEnumerable<StageJob> outstanding, TimeSpan unclaimedAfter, CancellationToken cancellation = default)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var republished = new List<StageJob>();
+        var current = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var job in outstanding)
+        {
+            var key = job.Key;
+            current.Add(key);
+            if (await results.TryCachedAsync(job, cancellation) is { } done)
+            {
+                await bus.PublishAsync(done, cancellation);
+                continue;
+            }
+            var lease = await leases.GetAsync(key, cancellation);
+            if (lease is not null && lease.IsLive(now)) { firstSeen.Remove(key); continue; }
+            bool expired = lease is not null && lease.ExpiresAt != DateTime.MinValue;
+            firstSeen.TryAdd(key, now);
+            if (expired || now - firstSeen[key] >= unclaimedAfter)
+            {
+                firstSeen[key] = now;
+                await bus.PublishAsync(job with { Id = Guid.NewGuid() }, cancellation);
+                republished.Add(job);
+            }
+        }
+        foreach (var gone in firstSeen.Keys.Where(k => !current.Contains(k)).ToList()) firstSeen.Remove(gone);
+        return republished;
+    }
+}
