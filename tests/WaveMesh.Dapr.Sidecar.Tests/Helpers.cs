@@ -61,7 +61,8 @@ internal sealed class SubscriberApp : IAsyncDisposable
         Action<WebApplication> map,
         Action<WebApplicationBuilder>? configure = null,
         CloudEventsMiddlewareOptions? cloudEvents = null,
-        Action<WebApplication>? beforeEndpoints = null)
+        Action<WebApplication>? beforeEndpoints = null,
+        bool useCloudEvents = true)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -79,11 +80,11 @@ internal sealed class SubscriberApp : IAsyncDisposable
             requests.Enqueue((context.Request.Path.Value ?? "", context.Request.Headers["dapr-api-token"].FirstOrDefault()));
             await next(context);
         });
-        app.UseCloudEvents(cloudEvents ?? new CloudEventsMiddlewareOptions());
+        if (useCloudEvents) app.UseCloudEvents(cloudEvents ?? new CloudEventsMiddlewareOptions());
         beforeEndpoints?.Invoke(app);
         map(app);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         return new SubscriberApp(app, new Uri(address), requests);
     }
 

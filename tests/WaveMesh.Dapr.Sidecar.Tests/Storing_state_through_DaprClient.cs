@@ -154,7 +154,7 @@ public sealed class Storing_state_through_DaprClient : IAsyncLifetime
         Assert.Equal(new Order("two", 2), items[2].Value);
         Assert.NotEqual(items[0].ETag, items[2].ETag);
 
-        await dapr.DeleteBulkStateAsync(Store, [new BulkDeleteStateItem("k1", items[0].ETag), new BulkDeleteStateItem("k2", null)]);
+        await dapr.DeleteBulkStateAsync(Store, [new BulkDeleteStateItem("k1", items[0].ETag), new BulkDeleteStateItem("k2", null!)]);
         Assert.Empty(sidecar.Snapshot(Store));
     }
 

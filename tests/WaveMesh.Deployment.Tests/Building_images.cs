@@ -19,6 +19,7 @@ public sealed class Building_images
         var text = File.ReadAllText(dockerfile);
         var publish = Assert.Single(Regex.Matches(text, @"dotnet publish (\S+)"));
         Assert.Equal($"services/{folder}/WaveMesh.{folder}.csproj", publish.Groups[1].Value);
+        Assert.True(File.Exists(Path.Combine(Repo.Root, publish.Groups[1].Value)), $"{publish.Groups[1].Value} is missing");
         Assert.Contains("-p:WaveMeshTorchBackend=$TORCH_BACKEND", text);
         Assert.Matches(@"(?m)^ARG TORCH_BACKEND=(cpu|cuda)\s*$", text);
         Assert.Contains($"ENTRYPOINT [\"dotnet\", \"WaveMesh.{folder}.dll\"]", text);

@@ -1,3 +1,4 @@
+using WaveMesh.Testing;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Stages;

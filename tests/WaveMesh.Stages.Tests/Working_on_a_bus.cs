@@ -1,3 +1,4 @@
+using WaveMesh.Testing;
 using System.Collections.Concurrent;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;

@@ -3,10 +3,10 @@ using WaveMesh.Contracts;
 using WaveMesh.Engine.Training;
 using WaveMesh.Stages;
 
-namespace WaveMesh.Stages.Tests;
+namespace WaveMesh.Testing;
 
 /// <summary>A fresh folder per test holding one artifact store and a scratch folder, removed afterwards.</summary>
-sealed class TempFolder : IDisposable
+public sealed class TempFolder : IDisposable
 {
     public TempFolder()
     {
@@ -39,7 +39,7 @@ sealed class TempFolder : IDisposable
 }
 
 /// <summary>A stage unit that counts its runs and answers with whatever <paramref name="run"/> makes.</summary>
-sealed class FakeUnit<TJob>(string stage, Func<TJob, StageContext, IProgress<StepReport>, Task<IntegrationEvent>> run) : IStageUnit
+public sealed class FakeUnit<TJob>(string stage, Func<TJob, StageContext, IProgress<StepReport>, Task<IntegrationEvent>> run) : IStageUnit
     where TJob : StageJob
 {
     int runs;
@@ -55,7 +55,7 @@ sealed class FakeUnit<TJob>(string stage, Func<TJob, StageContext, IProgress<Ste
     }
 }
 
-static class Fakes
+public static class Fakes
 {
     public const string ModelDigest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
