@@ -25,8 +25,13 @@ public static class DaprTransport
         services.AddSingleton<DaprEventBus>();
         services.AddSingleton<IEventBus>(sp => sp.GetRequiredService<DaprEventBus>());
         services.AddSingleton<IDeadLetters>(sp => sp.GetRequiredService<DaprEventBus>());
-        services.AddSingleton<IArtifactStore, DaprArtifactStore>();
-        services.AddSingleton<IJobLeases, DaprJobLeases>();
+        services.AddSingleton<IKeyValueStore, DaprKeyValueStore>();
+        services.AddSingleton<IArtifactStore>(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<DaprOptions>>().Value;
+            return new ChunkedArtifactStore(sp.GetRequiredService<IKeyValueStore>(), o.ChunkBytes, o.CacheDirectory);
+        });
+        services.AddSingleton<IJobLeases>(sp => new KeyValueJobLeases(sp.GetRequiredService<IKeyValueStore>()));
         return services;
     }
 

@@ -291,6 +291,11 @@ public sealed class Delivering_events_to_apps : IAsyncLifetime
         sidecar.ResumeDelivery();
         await sidecar.WaitForIdleAsync(Sdk.Idle);
         Assert.Equal(["held"], got.ToArray());
+
+        // Tests can also publish without a client.
+        sidecar.Publish("pubsub", "orders", JsonSerializer.SerializeToUtf8Bytes(new Order("direct", 1), JsonSerializerOptions.Web));
+        await sidecar.WaitForIdleAsync(Sdk.Idle);
+        Assert.Equal(["held", "direct"], got.ToArray());
     }
 
     [Fact]

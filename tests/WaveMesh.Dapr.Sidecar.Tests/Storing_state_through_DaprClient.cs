@@ -196,17 +196,30 @@ public sealed class Storing_state_through_DaprClient : IAsyncLifetime
         Assert.Equal(StatusCode.InvalidArgument, separator.StatusCode);
     }
 
+    sealed class ManualClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = DateTimeOffset.UtcNow;
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
     [Fact]
     public async Task A_value_saved_with_ttlInSeconds_disappears_after_it()
     {
-        await dapr.SaveStateAsync(Store, "short", "lived", metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "1" });
-        await dapr.SaveStateAsync(Store, "long", "lived", metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "-1" });
-        Assert.Equal("lived", await dapr.GetStateAsync<string>(Store, "short"));
+        var clock = new ManualClock();
+        await using var timed = await TestSidecar.StartAsync(new TestSidecarOptions { TimeProvider = clock });
+        using var client = Sdk.Client(timed);
+        await client.SaveStateAsync(Store, "short", "lived", metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "60" });
+        await client.SaveStateAsync(Store, "long", "lived", metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "-1" });
 
-        await Task.Delay(TimeSpan.FromMilliseconds(1100));
+        clock.Now += TimeSpan.FromSeconds(59);
+        Assert.Equal("lived", await client.GetStateAsync<string>(Store, "short"));
+        clock.Now += TimeSpan.FromSeconds(1);
 
-        Assert.Null(await dapr.GetStateAsync<string>(Store, "short"));
-        Assert.Equal("lived", await dapr.GetStateAsync<string>(Store, "long"));
+        Assert.Null(await client.GetStateAsync<string>(Store, "short"));
+        Assert.Equal("lived", await client.GetStateAsync<string>(Store, "long"));
+        Assert.Equal(["long"], timed.Snapshot(Store).Keys);
+        var bad = await Sdk.RpcFailure(() => client.SaveStateAsync(Store, "k", 1, metadata: new Dictionary<string, string> { ["ttlInSeconds"] = "soon" }));
+        Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
     }
 
     [Fact]

@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace WaveMesh.Dapr.Sidecar;
 
@@ -39,7 +38,7 @@ public sealed class TestSidecar : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        State = new StateStores(options.StateStores, TimeProvider.System);
+        State = new StateStores(options.StateStores, options.TimeProvider);
         broker = new PubSubBroker(options);
     }
 
@@ -78,13 +77,16 @@ public sealed class TestSidecar : IAsyncDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
         if (app is not null) throw new InvalidOperationException("the sidecar is already started");
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        // An empty builder: no appsettings.json, environment variables or command line of the test host (a service's
+        // Kestrel endpoints or URLs there must not leak into the sidecar), no logging.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(TestSidecar).Assembly.GetName().Name,
             ContentRootPath = AppContext.BaseDirectory,
             EnvironmentName = "Production",
         });
-        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrelCore();
+        builder.Services.AddRoutingCore();
         ListenOptions? grpcListen = null, httpListen = null;
         builder.WebHost.ConfigureKestrel(k =>
         {

@@ -31,12 +31,16 @@ public sealed class TestSidecarOptions
     /// <summary>How long one HTTP request to an app may take before it counts as a failed attempt.</summary>
     public TimeSpan AppRequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>The clock state TTLs (metadata ttlInSeconds) are measured with; replace it to expire values without waiting.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
     internal void Validate()
     {
         if (MaxBodySizeBytes <= 0) throw new ArgumentOutOfRangeException(nameof(MaxBodySizeBytes), "must be positive");
         if (MaxDeliveryAttempts <= 0) throw new ArgumentOutOfRangeException(nameof(MaxDeliveryAttempts), "must be positive");
         if (RedeliveryBackoff < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RedeliveryBackoff), "must not be negative");
         if (AppRequestTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(AppRequestTimeout), "must be positive");
+        ArgumentNullException.ThrowIfNull(TimeProvider);
         foreach (var name in StateStores.Concat(PubSubs))
             if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("component names must not be empty");
     }

@@ -5,7 +5,7 @@ public sealed class Pairing_services_with_sidecars
     static readonly ComposeFile Compose = ComposeFile.Main;
 
     [Fact]
-    public void The_application_services_are_the_five_services_each_built_from_its_folder()
+    public void The_services_built_from_this_repository_are_exactly_the_five_application_services()
     {
         var built = Compose.Services.Where(s => s.Value.Child("build") is not null).Select(s => s.Key).Order();
 

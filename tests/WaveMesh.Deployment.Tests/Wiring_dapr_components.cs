@@ -107,7 +107,7 @@ public sealed class Wiring_dapr_components
         Assert.Equal("rabbitmq", connection.Host);
         Assert.Equal("redis:6379", Component.Named("statestore")!.Metadata("redisHost"));
         // Every secret compose hands out is a development-only file, named so.
-        foreach (var (name, secret) in Compose.Root.Map("secrets").Entries())
+        foreach (var (_, secret) in Compose.Root.Map("secrets").Entries())
             Assert.StartsWith("./secrets/dev-", ((YamlMappingNode)secret).Str("file"));
     }
 

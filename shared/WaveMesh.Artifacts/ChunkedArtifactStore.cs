@@ -2,23 +2,20 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Dapr;
-using Dapr.Client;
-using Microsoft.Extensions.Options;
-using WaveMesh.Artifacts;
 
-namespace WaveMesh.Transport.Dapr;
+namespace WaveMesh.Artifacts;
 
 /// <summary>
-/// Artifacts in a Dapr state store. The bytes are cut into chunks no larger than <see cref="DaprOptions.ChunkBytes"/>,
+/// Artifacts in a shared key/value store (a Dapr state store, Redis). The bytes are cut into chunks no larger than
+/// <paramref name="chunkBytes"/>,
 /// written under a fresh upload id while they are hashed; then a manifest (digest, size, kind, metadata, the chunks
 /// and their own SHA-256) is written under the digest with first-write-wins, so concurrent writers of one artifact
 /// cannot corrupt it and a loser just deletes its chunks. Reads stream chunk by chunk into a local file, checking
 /// every chunk and the whole digest. Only one chunk is ever in memory.
 /// </summary>
-public sealed class DaprArtifactStore(DaprClient dapr, IOptions<DaprOptions> options) : IArtifactStore
+public sealed class ChunkedArtifactStore(IKeyValueStore kv, int chunkBytes, string cacheDirectory) : IArtifactStore
 {
-    readonly DaprOptions o = options.Value;
+    readonly int chunkSize = Math.Min(chunkBytes, kv.MaxValueBytes);
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     sealed record Chunk(string Key, string Sha256, int Size);
@@ -42,16 +39,16 @@ public sealed class DaprArtifactStore(DaprClient dapr, IOptions<DaprOptions> opt
         var upload = Guid.NewGuid().ToString("N");
         var chunks = new List<Chunk>();
         using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = ArrayPool<byte>.Shared.Rent(o.ChunkBytes);
+        var buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
         long size = 0;
         try
         {
             while (true)
             {
                 int filled = 0;
-                while (filled < o.ChunkBytes)
+                while (filled < chunkSize)
                 {
-                    int n = await content.ReadAsync(buffer.AsMemory(filled, o.ChunkBytes - filled), cancellation);
+                    int n = await content.ReadAsync(buffer.AsMemory(filled, chunkSize - filled), cancellation);
                     if (n == 0) break;
                     filled += n;
                 }
@@ -59,10 +56,10 @@ public sealed class DaprArtifactStore(DaprClient dapr, IOptions<DaprOptions> opt
                 var bytes = buffer.AsMemory(0, filled);
                 whole.AppendData(bytes.Span);
                 var key = $"chunk/{upload}/{chunks.Count}";
-                await dapr.SaveByteStateAsync(o.StateStore, key, bytes, cancellationToken: cancellation);
+                await kv.SetAsync(key, bytes, cancellation);
                 chunks.Add(new Chunk(key, Convert.ToHexStringLower(SHA256.HashData(bytes.Span)), filled));
                 size += filled;
-                if (filled < o.ChunkBytes) break;
+                if (filled < chunkSize) break;
             }
         }
         catch
@@ -77,7 +74,7 @@ public sealed class DaprArtifactStore(DaprClient dapr, IOptions<DaprOptions> opt
 
         var digest = Convert.ToHexStringLower(whole.GetHashAndReset());
         var manifest = new Manifest(digest, size, kind, new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()),
-            DateTime.UtcNow, o.ChunkBytes, chunks);
+            DateTime.UtcNow, chunkSize, chunks);
         if (await TryCreate(ManifestKey(digest), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), cancellation)) return Info(manifest);
         // Someone stored the same content first: theirs stands, ours is removed.
         await DeleteChunks(chunks);
@@ -88,14 +85,14 @@ public sealed class DaprArtifactStore(DaprClient dapr, IOptions<DaprOptions> opt
     {
         Check(digest);
         var manifest = await ReadManifest(digest, cancellation) ?? throw new ArtifactNotFoundException(digest);
-        Directory.CreateDirectory(o.CacheDirectory);
-        var cached = Path.Combine(o.CacheDirectory, digest);
+        Directory.CreateDirectory(cacheDirectory);
+        var cached = Path.Combine(cacheDirectory, digest);
         if (File.Exists(cached))
         {
             if (ArtifactDigest.OfFile(cached) == digest) return cached;
             File.Delete(cached);
         }
-        var temp = Path.Combine(o.CacheDirectory, $".{digest}.{Guid.NewGuid():N}.tmp");
+        var temp = Path.Combine(cacheDirectory, $".{digest}.{Guid.NewGuid():N}.tmp");
         try
         {
             using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -105,7 +102,7 @@ public sealed class DaprArtifactStore(DaprClient dapr, IOptions<DaprOptions> opt
                 for (int i = 0; i < manifest.Chunks.Count; i++)
                 {
                     var chunk = manifest.Chunks[i];
-                    var bytes = await dapr.GetByteStateAsync(o.StateStore, chunk.Key, cancellationToken: cancellation);
+                    var bytes = await kv.GetAsync(chunk.Key, cancellation) ?? ReadOnlyMemory<byte>.Empty;
                     if (bytes.Length != chunk.Size || Convert.ToHexStringLower(SHA256.HashData(bytes.Span)) != chunk.Sha256)
                         await Corrupt(manifest, $"chunk {i + 1} of {manifest.Chunks.Count} ({chunk.Key}) is damaged: {bytes.Length} bytes, expected {chunk.Size} with SHA-256 {chunk.Sha256[..12]}...");
                     whole.AppendData(bytes.Span);
@@ -129,8 +126,8 @@ public sealed class DaprArtifactStore(DaprClient dapr, IOptions<DaprOptions> opt
     /// <summary>Removes the manifest of a damaged artifact so its producing stage runs again, then reports it.</summary>
     async Task Corrupt(Manifest manifest, string what)
     {
-        await dapr.DeleteStateAsync(o.StateStore, ManifestKey(manifest.Digest));
-        throw new ArtifactCorruptException(manifest.Digest, $"in the state store, {what}; its manifest was removed so the stage that produced it can run again.");
+        await kv.DeleteAsync(ManifestKey(manifest.Digest));
+        throw new ArtifactCorruptException(manifest.Digest, $"in the shared store, {what}; its manifest was removed so the stage that produced it can run again.");
     }
 
     public async Task<Stream> OpenReadAsync(string digest, CancellationToken cancellation = default) =>
@@ -149,36 +146,26 @@ public sealed class DaprArtifactStore(DaprClient dapr, IOptions<DaprOptions> opt
         await TryCreate(RecordKey(key), Encoding.UTF8.GetBytes(json), cancellation);
 
     public Task SetRecordAsync(string key, string json, CancellationToken cancellation = default) =>
-        dapr.SaveByteStateAsync(o.StateStore, RecordKey(key), Encoding.UTF8.GetBytes(json), cancellationToken: cancellation);
+        kv.SetAsync(RecordKey(key), Encoding.UTF8.GetBytes(json), cancellation);
 
-    public async Task<string?> GetRecordAsync(string key, CancellationToken cancellation = default)
-    {
-        var bytes = await dapr.GetByteStateAsync(o.StateStore, RecordKey(key), cancellationToken: cancellation);
-        return bytes.Length == 0 ? null : Encoding.UTF8.GetString(bytes.Span);
-    }
+    public async Task<string?> GetRecordAsync(string key, CancellationToken cancellation = default) =>
+        await kv.GetAsync(RecordKey(key), cancellation) is { } bytes ? Encoding.UTF8.GetString(bytes.Span) : null;
 
-    public async Task<bool> DeleteRecordAsync(string key, CancellationToken cancellation = default)
-    {
-        var (bytes, etag) = await dapr.GetByteStateAndETagAsync(o.StateStore, RecordKey(key), cancellationToken: cancellation);
-        if (bytes.Length == 0) return false;
-        return await dapr.TryDeleteStateAsync(o.StateStore, RecordKey(key), etag, cancellationToken: cancellation);
-    }
+    public Task<bool> DeleteRecordAsync(string key, CancellationToken cancellation = default) => kv.DeleteAsync(RecordKey(key), null, cancellation);
 
-    Task<bool> TryCreate(string key, ReadOnlyMemory<byte> value, CancellationToken cancellation) =>
-        DaprState.TryCreateAsync(dapr, o.StateStore, key, value, cancellation);
+    Task<bool> TryCreate(string key, ReadOnlyMemory<byte> value, CancellationToken cancellation) => kv.TryCreateAsync(key, value, cancellation);
 
     async Task<Manifest?> ReadManifest(string digest, CancellationToken cancellation)
     {
-        var bytes = await dapr.GetByteStateAsync(o.StateStore, ManifestKey(digest), cancellationToken: cancellation);
-        return bytes.Length == 0 ? null : JsonSerializer.Deserialize<Manifest>(bytes.Span, Json);
+        return await kv.GetAsync(ManifestKey(digest), cancellation) is { } bytes ? JsonSerializer.Deserialize<Manifest>(bytes.Span, Json) : null;
     }
 
     async Task DeleteChunks(IEnumerable<Chunk> chunks)
     {
         foreach (var c in chunks)
         {
-            try { await dapr.DeleteStateAsync(o.StateStore, c.Key); }
-            catch (DaprException) { /* an orphan chunk wastes space but harms nothing */ }
+            try { await kv.DeleteAsync(c.Key); }
+            catch (Exception e) when (e is not OperationCanceledException) { /* an orphan chunk wastes space but harms nothing */ }
         }
     }
 
