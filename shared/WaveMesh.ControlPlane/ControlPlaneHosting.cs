@@ -24,12 +24,13 @@ public static class ControlPlaneHosting
     {
         builder.Services.AddOptions<ControlOptions>().Bind(builder.Configuration.GetSection(ControlOptions.Section))
             .Validate(o => !o.Problems().Any(), $"invalid {ControlOptions.Section} settings").ValidateOnStart();
-        builder.AddWaveMeshTransport();
+        builder.AddWaveMeshTransport([], consumeEvents: true);
         builder.Services.AddSingleton(sp => new PipelineController(sp.GetRequiredService<IEventBus>()));
         builder.Services.AddSingleton(sp => new JobWatchdog(sp.GetRequiredService<IJobLeases>(),
             new StageRunner(new StageContext { Store = sp.GetRequiredService<IArtifactStore>(), Datasets = new Datasets() }, []),
             sp.GetRequiredService<IEventBus>()));
         builder.Services.AddSingleton<ControlService>();
+        builder.Services.AddSingleton<IEventHandler>(sp => sp.GetRequiredService<ControlService>());
         builder.Services.AddHostedService<ControlLoop>();
         return builder;
     }
@@ -37,8 +38,8 @@ public static class ControlPlaneHosting
     public static WebApplication MapControlPlane(this WebApplication app)
     {
         app.UseWaveMeshTransport();
+        app.MapEventHandler();
         var control = app.Services.GetRequiredService<ControlService>();
-        app.MapDaprEventSubscriptions((e, ct) => control.HandleEventAsync(e, ct));
         var token = app.Services.GetRequiredService<IOptions<ControlOptions>>().Value.ResolveToken();
         var api = app.MapGroup("/api").AddEndpointFilter(async (ctx, next) =>
         {

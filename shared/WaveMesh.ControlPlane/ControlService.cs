@@ -25,7 +25,7 @@ public sealed class ControlException(int status, string message) : Exception(mes
 /// the same <see cref="PipelineController"/> the embedded mode uses. One replica is expected.
 /// </summary>
 public sealed class ControlService(IArtifactStore store, IEventBus bus, PipelineController controller, JobWatchdog watchdog,
-    IOptions<ControlOptions> options, ILogger<ControlService> log)
+    IOptions<ControlOptions> options, ILogger<ControlService> log) : IEventHandler
 {
     readonly SemaphoreSlim gate = new(1, 1);
     readonly ControlOptions o = options.Value;
@@ -208,7 +208,7 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
     public RunCoordinator? Coordinator(Guid id) => controller.Find(id);
 
     /// <summary>Every event from the bus: teachers announced by other systems are registered; results drive their runs.</summary>
-    public async Task HandleEventAsync(IntegrationEvent e, CancellationToken ct = default)
+    public async Task HandleAsync(IntegrationEvent e, CancellationToken ct = default)
     {
         if (e is TeacherChanged external && external.RunId == Guid.Empty)
         {

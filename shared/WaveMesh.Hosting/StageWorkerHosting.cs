@@ -7,7 +7,6 @@ using WaveMesh.Artifacts;
 using WaveMesh.Engine.Training;
 using WaveMesh.Messaging;
 using WaveMesh.Stages;
-using WaveMesh.Transport.Dapr;
 using WaveMesh.Workers;
 
 namespace WaveMesh.Hosting;
@@ -19,7 +18,7 @@ public static class StageWorkerHosting
     {
         builder.Services.AddOptions<WorkerOptions>().Bind(builder.Configuration.GetSection(WorkerOptions.Section))
             .Validate(o => !o.Problems().Any(), $"invalid {WorkerOptions.Section} settings").ValidateOnStart();
-        builder.AddWaveMeshTransport();
+        builder.AddWaveMeshTransport([stage.Stage], consumeEvents: false);
         builder.Services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
@@ -44,7 +43,7 @@ public static class StageWorkerHosting
     public static WebApplication MapStageWorker(this WebApplication app)
     {
         app.UseWaveMeshTransport();
-        app.MapDaprJobSubscriptions(app.Services.GetRequiredService<JobHost>());
+        app.MapJobHost();
         return app;
     }
 }

@@ -1,39 +1,79 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+using WaveMesh.Artifacts;
+using WaveMesh.Messaging;
 using WaveMesh.Transport.Dapr;
+using WaveMesh.Transport.MassTransit;
+using WaveMesh.Transport.Redis;
+using WaveMesh.Workers;
 
 namespace WaveMesh.Hosting;
 
-/// <summary>The broker a service talks through, chosen at start-up by WaveMesh:Transport.</summary>
+/// <summary>
+/// The broker and the artifact store a service uses, chosen at start-up: WaveMesh:Transport is dapr (pub/sub and state
+/// through the sidecar) or rabbitmq (MassTransit); with rabbitmq, artifacts go through the Dapr state store when a
+/// sidecar is configured (WaveMesh:Artifacts:Store=dapr) and straight to Redis otherwise.
+/// </summary>
 public static class Transport
 {
     public const string Key = "WaveMesh:Transport";
+    public const string StoreKey = "WaveMesh:Artifacts:Store";
     public const string Dapr = "dapr";
-    public static readonly string[] Known = [Dapr];
+    public const string RabbitMq = "rabbitmq";
+    public const string Redis = "redis";
+    public static readonly string[] Known = [Dapr, RabbitMq];
 
-    public static string Selected(WebApplicationBuilder builder)
+    public static string Selected(IConfiguration configuration)
     {
-        var name = (builder.Configuration[Key] ?? Dapr).Trim().ToLowerInvariant();
+        var name = (configuration[Key] ?? Dapr).Trim().ToLowerInvariant();
         return Known.Contains(name) ? name
             : throw new InvalidOperationException($"{Key} is '{name}': use one of {string.Join(", ", Known)}");
     }
 
-    /// <summary>Registers the selected transport's bus, artifact store, leases and dead letters.</summary>
-    public static WebApplicationBuilder AddWaveMeshTransport(this WebApplicationBuilder builder)
+    static string Store(IConfiguration configuration)
     {
-        switch (Selected(builder))
+        if (Selected(configuration) == Dapr) return Dapr;
+        var name = configuration[StoreKey]?.Trim().ToLowerInvariant()
+                   ?? (string.IsNullOrEmpty(configuration["DAPR_GRPC_ENDPOINT"]) ? Redis : Dapr);
+        return name is Dapr or Redis ? name : throw new InvalidOperationException($"{StoreKey} is '{name}': use dapr or redis");
+    }
+
+    /// <summary>Registers the bus, artifact store, leases and dead letters of the selected transport, for a service consuming <paramref name="stages"/>' jobs and, when <paramref name="consumeEvents"/>, every event.</summary>
+    public static WebApplicationBuilder AddWaveMeshTransport(this WebApplicationBuilder builder, IReadOnlyCollection<string> stages, bool consumeEvents)
+    {
+        var services = builder.Services;
+        var configuration = builder.Configuration;
+        if (Selected(configuration) == Dapr) services.AddDaprTransport(configuration);
+        else
         {
-            case Dapr:
-                builder.Services.AddDaprTransport(builder.Configuration);
-                break;
+            services.AddMassTransitTransport(configuration, stages, consumeEvents);
+            if (Store(configuration) == Dapr) services.AddDaprState(configuration);
+            else AddRedisState(services, configuration);
         }
         return builder;
     }
 
-    /// <summary>The selected transport's inbound side: Dapr's CloudEvents middleware, subscription discovery and the app token check.</summary>
+    static void AddRedisState(IServiceCollection services, IConfiguration configuration)
+    {
+        var options = configuration.GetSection(RedisOptions.Section).Get<RedisOptions>() ?? new RedisOptions();
+        var cacheDirectory = configuration[$"{DaprOptions.Section}:CacheDirectory"] ?? new DaprOptions().CacheDirectory;
+        services.AddSingleton<IConnectionMultiplexer>(_ =>
+        {
+            var c = ConfigurationOptions.Parse(options.Configuration);
+            c.AbortOnConnectFail = false;   // keep trying while Redis restarts
+            return ConnectionMultiplexer.Connect(c);
+        });
+        services.AddSingleton<IKeyValueStore>(sp => new RedisKeyValueStore(sp.GetRequiredService<IConnectionMultiplexer>(), options));
+        services.AddSingleton<IArtifactStore>(sp => new ChunkedArtifactStore(sp.GetRequiredService<IKeyValueStore>(), options.ChunkBytes, cacheDirectory));
+        services.AddSingleton<IJobLeases>(sp => new KeyValueJobLeases(sp.GetRequiredService<IKeyValueStore>()));
+    }
+
+    /// <summary>The transport's inbound side: for Dapr, CloudEvents, subscription discovery and the app-token check; MassTransit needs nothing mapped.</summary>
     public static WebApplication UseWaveMeshTransport(this WebApplication app)
     {
-        if (Selected(app) == Dapr)
+        if (Selected(app.Configuration) == Dapr)
         {
             app.UseAppApiToken();
             app.UseDaprSubscriptions();
@@ -41,5 +81,21 @@ public static class Transport
         return app;
     }
 
-    static string Selected(WebApplication app) => (app.Configuration[Key] ?? Dapr).Trim().ToLowerInvariant();
+    /// <summary>Where the orchestrator's events arrive: Dapr subscriptions, or (RabbitMQ) the consumers already registered.</summary>
+    public static WebApplication MapEventHandler(this WebApplication app)
+    {
+        if (Selected(app.Configuration) == Dapr)
+        {
+            var handler = app.Services.GetRequiredService<IEventHandler>();
+            app.MapDaprEventSubscriptions(handler.HandleAsync);
+        }
+        return app;
+    }
+
+    /// <summary>Where a worker's jobs arrive: Dapr subscriptions, or (RabbitMQ) the consumers already registered.</summary>
+    public static WebApplication MapJobHost(this WebApplication app)
+    {
+        if (Selected(app.Configuration) == Dapr) app.MapDaprJobSubscriptions(app.Services.GetRequiredService<JobHost>());
+        return app;
+    }
 }

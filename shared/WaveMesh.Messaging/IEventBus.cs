@@ -18,3 +18,9 @@ public interface ISubscriber
     /// </summary>
     IDisposable Subscribe<T>(Func<T, CancellationToken, Task> handler, int concurrency = 1) where T : class;
 }
+
+/// <summary>What the orchestrator does with every event, whatever transport delivered it.</summary>
+public interface IEventHandler
+{
+    Task HandleAsync(WaveMesh.Contracts.IntegrationEvent e, CancellationToken cancellation);
+}

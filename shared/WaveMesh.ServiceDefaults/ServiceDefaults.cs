@@ -28,8 +28,8 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName))
             .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddRuntimeInstrumentation()
-                .AddMeter(TelemetryName).AddPrometheusExporter())
-            .WithTracing(t => t.AddSource(TelemetryName).AddAspNetCoreInstrumentation(o => o.Filter = c => !IsProbe(c.Request.Path))
+                .AddMeter(TelemetryName, "MassTransit").AddPrometheusExporter())
+            .WithTracing(t => t.AddSource(TelemetryName, "MassTransit").AddAspNetCoreInstrumentation(o => o.Filter = c => !IsProbe(c.Request.Path))
                 .AddHttpClientInstrumentation());
         // The OTLP exporter is switched on by OTEL_EXPORTER_OTLP_ENDPOINT, as in the OpenTelemetry conventions.
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))

@@ -19,12 +19,19 @@ public static class DaprTransport
     /// <summary>Registers DaprClient (endpoints and DAPR_API_TOKEN from configuration) and the Dapr implementations of the ports.</summary>
     public static IServiceCollection AddDaprTransport(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<DaprOptions>().Bind(configuration.GetSection(DaprOptions.Section))
-            .Validate(o => !o.Problems().Any(), "invalid WaveMesh:Dapr settings").ValidateOnStart();
-        services.AddDaprClient();
+        services.AddDaprState(configuration);
         services.AddSingleton<DaprEventBus>();
         services.AddSingleton<IEventBus>(sp => sp.GetRequiredService<DaprEventBus>());
         services.AddSingleton<IDeadLetters>(sp => sp.GetRequiredService<DaprEventBus>());
+        return services;
+    }
+
+    /// <summary>Only the state side (artifacts, records, leases) through the sidecar, for services whose broker is not Dapr.</summary>
+    public static IServiceCollection AddDaprState(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<DaprOptions>().Bind(configuration.GetSection(DaprOptions.Section))
+            .Validate(o => !o.Problems().Any(), "invalid WaveMesh:Dapr settings").ValidateOnStart();
+        services.AddDaprClient();
         services.AddSingleton<IKeyValueStore, DaprKeyValueStore>();
         services.AddSingleton<IArtifactStore>(sp =>
         {

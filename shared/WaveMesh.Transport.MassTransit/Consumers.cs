@@ -1,0 +1,58 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using WaveMesh.Contracts;
+using WaveMesh.Messaging;
+using WaveMesh.Workers;
+
+namespace WaveMesh.Transport.MassTransit;
+
+/// <summary>
+/// A stage's jobs from its durable queue (replicas of the service compete for them). The job is claimed and started
+/// in the background and the message acknowledged at once, so no job ever runs into RabbitMQ's consumer timeout.
+/// When every slot is busy the message waits (up to <see cref="RabbitMqOptions.BusyWait"/>) and is then put back at
+/// the end of the queue for any replica.
+/// </summary>
+public sealed class JobConsumer<TJob>(JobHost host, IEventBus bus, IOptions<RabbitMqOptions> options) : IConsumer<TJob> where TJob : StageJob
+{
+    public async Task Consume(ConsumeContext<TJob> context)
+    {
+        var until = DateTime.UtcNow + options.Value.BusyWait;
+        while (true)
+        {
+            var offer = await host.OfferAsync(context.Message, context.CancellationToken);
+            if (offer == Offer.Rejected) throw new InvalidOperationException($"this worker does not run {typeof(TJob).Name} jobs");
+            if (offer != Offer.Busy) return;
+            if (DateTime.UtcNow >= until)
+            {
+                await bus.PublishAsync(context.Message, context.CancellationToken);
+                return;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(500), context.CancellationToken);
+        }
+    }
+}
+
+/// <summary>Every event, for the orchestrator; a handler failure is retried by MassTransit's retry policy.</summary>
+public sealed class EventConsumer<TEvent>(IEventHandler handler) : IConsumer<TEvent> where TEvent : IntegrationEvent
+{
+    public Task Consume(ConsumeContext<TEvent> context) => handler.HandleAsync(context.Message, context.CancellationToken);
+}
+
+/// <summary>
+/// A message the receive pipeline could not even read (malformed JSON, an unknown shape) has been moved to the error
+/// queue by MassTransit; this publishes a <see cref="StageFailed"/> saying so, so the failure is visible.
+/// </summary>
+public sealed class MalformedMessageReporter(IEventBus bus) : IReceiveObserver
+{
+    public Task PreReceive(ReceiveContext context) => Task.CompletedTask;
+    public Task PostReceive(ReceiveContext context) => Task.CompletedTask;
+    public Task PostConsume<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType) where T : class => Task.CompletedTask;
+    public Task ConsumeFault<T>(ConsumeContext<T> context, TimeSpan duration, string consumerType, Exception exception) where T : class => Task.CompletedTask;
+
+    public Task ReceiveFault(ReceiveContext context, Exception exception)
+    {
+        var queue = context.InputAddress?.AbsolutePath.Trim('/') ?? "unknown queue";
+        var reason = $"unreadable message on {queue} moved to the error queue: {exception.GetBaseException().Message.ReplaceLineEndings(" ")}";
+        return bus.PublishAsync(new StageFailed("", queue, "malformed message", reason, 1));
+    }
+}

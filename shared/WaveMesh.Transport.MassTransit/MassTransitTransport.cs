@@ -1,0 +1,83 @@
+using System.Text.Json;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using WaveMesh.Contracts;
+using WaveMesh.Messaging;
+using WaveMesh.Workers;
+
+namespace WaveMesh.Transport.MassTransit;
+
+/// <summary>Wiring of the RabbitMQ transport: MassTransit with a durable queue per stage and one for the orchestrator's events.</summary>
+public static class MassTransitTransport
+{
+    /// <param name="stages">Stages whose jobs this service consumes (a worker), or none.</param>
+    /// <param name="consumeEvents">Whether this service consumes every event (the orchestrator).</param>
+    public static IServiceCollection AddMassTransitTransport(this IServiceCollection services, IConfiguration configuration,
+        IReadOnlyCollection<string> stages, bool consumeEvents)
+    {
+        services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section));
+        var options = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
+        int slots = Math.Max(1, configuration.GetSection(WorkerOptions.Section).GetValue<int?>("Slots") ?? 1);
+        services.AddSingleton<MassTransitEventBus>();
+        services.AddSingleton<IEventBus>(sp => sp.GetRequiredService<MassTransitEventBus>());
+        services.AddSingleton<IDeadLetters>(sp => sp.GetRequiredService<MassTransitEventBus>());
+
+        var jobConsumers = MessageTypes.Jobs
+            .Where(t => stages.Any(s => Topics.Of(t) == Topics.Job(s)))
+            .Select(t => (Stage: stages.Single(s => Topics.Of(t) == Topics.Job(s)), Consumer: typeof(JobConsumer<>).MakeGenericType(t)))
+            .ToList();
+        var eventConsumers = consumeEvents ? MessageTypes.Events.Select(t => typeof(EventConsumer<>).MakeGenericType(t)).ToList() : [];
+
+        services.AddMassTransit(x =>
+        {
+            foreach (var (_, consumer) in jobConsumers) x.AddConsumer(consumer);
+            foreach (var consumer in eventConsumers) x.AddConsumer(consumer);
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(options.Host, options.Port, options.VirtualHost, h =>
+                {
+                    h.Username(options.Username);
+                    h.Password(options.Password);
+                    h.PublisherConfirmation = true;
+                    h.Heartbeat(TimeSpan.FromSeconds(10));
+                });
+                cfg.ConfigureJsonSerializerOptions(j =>
+                {
+                    j.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+                    j.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals;
+                    return j;
+                });
+                cfg.ConnectReceiveObserver(new MalformedMessageReporter(new LazyBus(context)));
+                foreach (var (stage, consumer) in jobConsumers)
+                {
+                    cfg.ReceiveEndpoint(options.Queue(stage), e =>
+                    {
+                        e.PrefetchCount = slots;
+                        e.ConcurrentMessageLimit = slots;
+                        e.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(500)));
+                        e.ConfigureConsumer(context, consumer);
+                    });
+                }
+                if (eventConsumers.Count > 0)
+                {
+                    cfg.ReceiveEndpoint($"{options.QueuePrefix}-control", e =>
+                    {
+                        e.ConcurrentMessageLimit = 1;   // the orchestrator handles events in order
+                        e.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(500)));
+                        foreach (var consumer in eventConsumers) e.ConfigureConsumer(context, consumer);
+                    });
+                }
+            });
+        });
+        return services;
+    }
+
+    /// <summary>Resolves the bus on first use: the receive observer is created while the bus itself is being built.</summary>
+    sealed class LazyBus(IBusRegistrationContext context) : IEventBus
+    {
+        public Task PublishAsync(object message, CancellationToken cancellation = default) =>
+            context.GetRequiredService<IEventBus>().PublishAsync(message, cancellation);
+    }
+}

@@ -1,0 +1,22 @@
+namespace WaveMesh.Transport.MassTransit;
+
+/// <summary>Where the RabbitMQ broker is and how a worker's queue behaves.</summary>
+public sealed class RabbitMqOptions
+{
+    public const string Section = "WaveMesh:RabbitMq";
+
+    public string Host { get; set; } = "localhost";
+    public ushort Port { get; set; } = 5672;
+    public string VirtualHost { get; set; } = "/";
+    public string Username { get; set; } = "guest";
+    public string Password { get; set; } = "guest";
+    /// <summary>Prefix of queue names, so several deployments can share a broker.</summary>
+    public string QueuePrefix { get; set; } = "wavemesh";
+    /// <summary>How long a delivered job may wait for a free slot before it is put back at the end of the queue.</summary>
+    public TimeSpan BusyWait { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>How long publishing keeps retrying while the broker is unreachable.</summary>
+    public TimeSpan PublishRetryFor { get; set; } = TimeSpan.FromMinutes(5);
+
+    public string Queue(string stage) => $"{QueuePrefix}-{stage}";
+    public string ErrorQueue(string stage) => $"{Queue(stage)}_error";
+}
