@@ -59,6 +59,17 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
         return (teacherDigest, teacherAccuracy);
     }
 
+    /// <summary>The teacher's size (weight selection applies only to targets no larger than it).</summary>
+    public async Task<ModelSize> TeacherSizeAsync(CancellationToken ct)
+    {
+        var (digest, _) = await TeacherAsync(ct);
+        using var file = Safetensors.SafetensorsFile.Open(await runner.Context.Store.GetFileAsync(digest, ct));
+        return EngineMapping.Size(Engine.Checkpoints.ModelFile.SpecOf(file, config.Teacher.Heads));
+    }
+
+    public static bool WeightSelectionApplies(ModelSize teacher, ModelSize target) =>
+        target.Depth <= teacher.Depth && target.Width <= teacher.Width;
+
     public async Task<TemplatesDistilled> TemplatesAsync(CancellationToken ct)
     {
         if (templates is null)

@@ -36,19 +36,7 @@ public static class MassTransitTransport
             foreach (var consumer in eventConsumers) x.AddConsumer(consumer);
             x.UsingRabbitMq((context, cfg) =>
             {
-                cfg.Host(options.Host, options.Port, options.VirtualHost, h =>
-                {
-                    h.Username(options.Username);
-                    h.Password(options.Password);
-                    h.PublisherConfirmation = true;
-                    h.Heartbeat(TimeSpan.FromSeconds(10));
-                });
-                cfg.ConfigureJsonSerializerOptions(j =>
-                {
-                    j.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-                    j.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals;
-                    return j;
-                });
+                cfg.ConfigureBroker(options);
                 cfg.ConnectReceiveObserver(new MalformedMessageReporter(new LazyBus(context)));
                 foreach (var (stage, consumer) in jobConsumers)
                 {
@@ -72,6 +60,30 @@ public static class MassTransitTransport
             });
         });
         return services;
+    }
+
+    /// <summary>
+    /// The broker connection and message conventions every WaveMesh bus shares (also a test's or a tool's own bus): host
+    /// and credentials, publisher confirms, snake_case JSON, and exchange names of message types prefixed with
+    /// <see cref="RabbitMqOptions.QueuePrefix"/>. Without that prefix every deployment on one broker would bind its queues
+    /// to the same message-type exchanges and receive the other deployments' jobs and events.
+    /// </summary>
+    public static void ConfigureBroker(this IRabbitMqBusFactoryConfigurator cfg, RabbitMqOptions options)
+    {
+        cfg.Host(options.Host, options.Port, options.VirtualHost, h =>
+        {
+            h.Username(options.Username);
+            h.Password(options.Password);
+            h.PublisherConfirmation = true;
+            h.Heartbeat(TimeSpan.FromSeconds(10));
+        });
+        cfg.MessageTopology.SetEntityNameFormatter(new PrefixEntityNameFormatter(cfg.MessageTopology.EntityNameFormatter, options.ExchangePrefix));
+        cfg.ConfigureJsonSerializerOptions(j =>
+        {
+            j.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            j.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals;
+            return j;
+        });
     }
 
     /// <summary>Resolves the bus on first use: the receive observer is created while the bus itself is being built.</summary>

@@ -10,7 +10,7 @@ public sealed class RabbitMqOptions
     public string VirtualHost { get; set; } = "/";
     public string Username { get; set; } = "guest";
     public string Password { get; set; } = "guest";
-    /// <summary>Prefix of queue names, so several deployments can share a broker.</summary>
+    /// <summary>Prefix of queue names and of message-type exchange names, so several deployments can share a broker.</summary>
     public string QueuePrefix { get; set; } = "wavemesh";
     /// <summary>How long a delivered job may wait for a free slot before it is put back at the end of the queue.</summary>
     public TimeSpan BusyWait { get; set; } = TimeSpan.FromMinutes(5);
@@ -18,5 +18,7 @@ public sealed class RabbitMqOptions
     public TimeSpan PublishRetryFor { get; set; } = TimeSpan.FromMinutes(5);
 
     public string Queue(string stage) => $"{QueuePrefix}-{stage}";
+    /// <summary>Prefix of the exchanges MassTransit names after message types, so deployments sharing a broker stay apart.</summary>
+    public string ExchangePrefix => $"{QueuePrefix}.";
     public string ErrorQueue(string stage) => $"{Queue(stage)}_error";
 }

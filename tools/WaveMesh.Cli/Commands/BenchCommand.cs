@@ -94,7 +94,11 @@ static class BenchCommand
 
         if (!parse.GetValue(ReportOnly))
         {
-            var cells = BenchmarkRunner.Plan(sizes, methods, seeds, budgets, longSeeds, m => sweep ?? [Configured(m)]).ToList();
+            var teacherSize = await runner.TeacherSizeAsync(ct);
+            var all = BenchmarkRunner.Plan(sizes, methods, seeds, budgets, longSeeds, m => sweep ?? [Configured(m)]).ToList();
+            var cells = all.Where(c => c.Method != Methods.WeightSelection || BenchmarkRunner.WeightSelectionApplies(teacherSize, c.Size)).ToList();
+            foreach (var size in all.Except(cells).Select(c => c.Size).Distinct())
+                Console.WriteLine($"  weight selection skipped for {size}: it needs a target no larger than the teacher {teacherSize}");
             Console.WriteLine($"{cells.Count} cells ({sizes.Count} sizes x {methods.Count} methods x budgets {string.Join("/", budgets)}); finished ones are skipped");
             for (int i = 0; i < cells.Count; i++)
             {

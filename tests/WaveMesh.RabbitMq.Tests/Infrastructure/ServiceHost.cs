@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+using MassTransit;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace WaveMesh.RabbitMq.Tests.Infrastructure;
+
+/// <summary>One running service (its real Program.cs) with a name for logs and a way to stop it.</summary>
+public interface IServiceHost : IAsyncDisposable
+{
+    string Name { get; }
+    IServiceProvider Services { get; }
+    bool Stopped { get; }
+}
+
+/// <summary>
+/// A service's real Program.cs, found through <typeparamref name="TMarker"/>'s assembly, hosted in this process by
+/// WebApplicationFactory. The given settings win over the service's appsettings.json. MassTransit needs no inbound HTTP;
+/// the control API is called through <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/>.
+/// </summary>
+public sealed class ServiceHost<TMarker>(string name, IReadOnlyDictionary<string, string?> settings, LogSink logs)
+    : WebApplicationFactory<TMarker>, IServiceHost where TMarker : class
+{
+    int stopped;
+
+    public string Name { get; } = name;
+    public bool Stopped => stopped == 1;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Production");
+        foreach (var (key, value) in settings) builder.UseSetting(key, value);
+        builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
+        builder.ConfigureTestServices(services =>
+            // A fresh prefix has no queues yet: the host is started only once its receive endpoints are bound, so no
+            // job published right after start-up is routed nowhere.
+            services.Configure<MassTransitHostOptions>(o =>
+            {
+                o.WaitUntilStarted = true;
+                o.StartTimeout = TimeSpan.FromSeconds(60);
+                o.StopTimeout = TimeSpan.FromSeconds(15);
+            }));
+        builder.ConfigureLogging(l =>
+        {
+            l.ClearProviders();
+            l.AddProvider(new SinkProvider(Name, logs));
+            l.SetMinimumLevel(LogLevel.Information);
+            l.AddFilter("Microsoft", LogLevel.Warning);
+            l.AddFilter("System", LogLevel.Warning);
+            l.AddFilter("MassTransit", LogLevel.Warning);
+        });
+    }
+
+    /// <summary>Builds and starts the host (its bus included).</summary>
+    public ServiceHost<TMarker> Start()
+    {
+        _ = Services;
+        return this;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref stopped, 1) == 1) return;
+        await base.DisposeAsync();
+    }
+
+    public override string ToString() => Name;
+
+    sealed class SinkProvider(string host, LogSink sink) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new Logger(host, categoryName, sink);
+        public void Dispose() { }
+    }
+
+    sealed class Logger(string host, string category, LogSink sink) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var text = formatter(state, exception);
+            if (exception is not null) text += $" ({exception.GetType().Name}: {exception.Message.ReplaceLineEndings(" ")})";
+            sink.Add($"{DateTime.UtcNow:HH:mm:ss.fff} [{host}] {logLevel} {category.Split('.').Last()}: {text}");
+        }
+    }
+}
+
+/// <summary>Log lines of every host of a test, printed to the test's output when it ends.</summary>
+public sealed class LogSink
+{
+    readonly ConcurrentQueue<string> lines = new();
+
+    public void Add(string line)
+    {
+        lines.Enqueue(line);
+        while (lines.Count > 20_000 && lines.TryDequeue(out _)) { }
+    }
+
+    public IReadOnlyList<string> Lines => [.. lines];
+}

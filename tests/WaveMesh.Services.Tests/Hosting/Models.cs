@@ -1,0 +1,45 @@
+using WaveMesh.Contracts;
+using WaveMesh.Engine.Checkpoints;
+using WaveMesh.Engine.Training;
+using WaveMesh.Engine.Vit;
+using WaveMesh.Stages;
+
+namespace WaveMesh.Services.Tests.Hosting;
+
+/// <summary>Tiny ViT checkpoints made by the engine, as bytes of a safetensors file (what a client uploads).</summary>
+public static class Models
+{
+    public static readonly VitSpec TeacherSpec = new() { Depth = 2, Width = 32, Heads = 2 };
+
+    static readonly Lazy<byte[]> trained = new(() => Make(TeacherSpec, seed: 7, steps: 40));
+
+    // One libtorch thread in the test process too: the machine has two cores and the services train beside it.
+    static Models() => TorchSharp.torch.set_num_threads(1);
+
+    /// <summary>The teacher of the end-to-end runs: L2 D32 H2 trained 40 steps on Fashion-MNIST (made once per test process).</summary>
+    public static byte[] TrainedTeacher => trained.Value;
+
+    /// <summary>An untrained ViT where accuracy does not matter.</summary>
+    public static byte[] Untrained(VitSpec spec, long seed) => Make(spec, seed, steps: 0);
+
+    static byte[] Make(VitSpec spec, long seed, int steps)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"wavemesh-services-tests-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using var model = VisionTransformer.Create(spec, seed);
+            if (steps > 0)
+            {
+                var data = new Datasets().Load(new DatasetRef(Subset: 5000));
+                Finetuning.Train(model, data.Train, data.Normalization, TorchSharp.torch.CPU,
+                    new TrainSchedule { Steps = steps, BatchSize = 64, LearningRate = 2e-3 }, seed);
+            }
+            ModelFile.Save(model, path);
+            return File.ReadAllBytes(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
