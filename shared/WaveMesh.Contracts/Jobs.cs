@@ -7,11 +7,14 @@ namespace WaveMesh.Contracts;
 
 /// <summary>
 /// A command to one stage. <see cref="Key"/> is derived from the job's content only (not its id, run or causation),
-/// so the same work asked twice, by any run, has the same key: that is how every stage is idempotent.
+/// so the same work asked twice, by any run, has the same key: that is how every stage is idempotent. The envelope
+/// (id, creation time, run, causation, schema version is part of the content) does not count.
 /// </summary>
 public abstract record StageJob
 {
     public Guid Id { get; init; } = Guid.NewGuid();
+    /// <summary>When the job was asked for (queue lag is measured from it).</summary>
+    public DateTime CreatedAt { get; init; } = DateTime.UtcNow;
     public Guid RunId { get; init; }
     public Guid? CausationId { get; init; }
     public int SchemaVersion { get; init; } = 1;
@@ -73,7 +76,7 @@ public static class JobKey
 
     public static string Of(StageJob job)
     {
-        var content = job with { Id = Guid.Empty, RunId = Guid.Empty, CausationId = null };
+        var content = job with { Id = Guid.Empty, CreatedAt = default, RunId = Guid.Empty, CausationId = null };
         var json = JsonSerializer.Serialize(content, content.GetType(), Json);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(job.Stage + "\n" + json)));
     }

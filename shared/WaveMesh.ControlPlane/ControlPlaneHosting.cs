@@ -10,6 +10,7 @@ using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Hosting;
 using WaveMesh.Messaging;
+using WaveMesh.Observability;
 using WaveMesh.Pipeline;
 using WaveMesh.Stages;
 using WaveMesh.Transport.Dapr;
@@ -25,11 +26,19 @@ public static class ControlPlaneHosting
         builder.Services.AddOptions<ControlOptions>().Bind(builder.Configuration.GetSection(ControlOptions.Section))
             .Validate(o => !o.Problems().Any(), $"invalid {ControlOptions.Section} settings").ValidateOnStart();
         builder.AddWaveMeshTransport([], consumeEvents: true);
-        builder.Services.AddSingleton(sp => new PipelineController(sp.GetRequiredService<IEventBus>()));
+        builder.Services.AddOpenApi();
+        builder.Services.AddSingleton<RunLedger>();
+        builder.Services.AddSingleton(sp => new LedgerFeed(sp.GetRequiredService<RunLedger>()));
+        builder.Services.AddSingleton(sp => new LedgerPersistence(sp.GetRequiredService<RunLedger>(), sp.GetRequiredService<IArtifactStore>()));
+        // Everything the control plane publishes is seen by the ledger first (jobs are "queued" from that moment).
+        builder.Services.AddSingleton(sp => new ObservedBus(sp.GetRequiredService<IEventBus>(), sp.GetRequiredService<RunLedger>()));
+        builder.Services.AddSingleton(sp => new PipelineController(sp.GetRequiredService<ObservedBus>()));
         builder.Services.AddSingleton(sp => new JobWatchdog(sp.GetRequiredService<IJobLeases>(),
             new StageRunner(new StageContext { Store = sp.GetRequiredService<IArtifactStore>(), Datasets = new Datasets() }, []),
-            sp.GetRequiredService<IEventBus>()));
-        builder.Services.AddSingleton<ControlService>();
+            sp.GetRequiredService<ObservedBus>()));
+        builder.Services.AddSingleton(sp => new ControlService(sp.GetRequiredService<IArtifactStore>(), sp.GetRequiredService<ObservedBus>(),
+            sp.GetRequiredService<PipelineController>(), sp.GetRequiredService<JobWatchdog>(), sp.GetRequiredService<RunLedger>(),
+            sp.GetRequiredService<IOptions<ControlOptions>>(), sp.GetRequiredService<ILogger<ControlService>>()));
         builder.Services.AddSingleton<IEventHandler>(sp => sp.GetRequiredService<ControlService>());
         builder.Services.AddHostedService<ControlLoop>();
         return builder;
@@ -39,6 +48,9 @@ public static class ControlPlaneHosting
     {
         app.UseWaveMeshTransport();
         app.MapEventHandler();
+        app.MapOpenApi();
+        app.MapLedgerApi(app.Services.GetRequiredService<RunLedger>(), app.Services.GetRequiredService<LedgerFeed>());
+        app.MapDashboard();
         var control = app.Services.GetRequiredService<ControlService>();
         var token = app.Services.GetRequiredService<IOptions<ControlOptions>>().Value.ResolveToken();
         var api = app.MapGroup("/api").AddEndpointFilter(async (ctx, next) =>
@@ -79,10 +91,6 @@ public static class ControlPlaneHosting
         api.MapGet("/teachers/{name}", async (string name, CancellationToken ct) =>
             await control.TeacherAsync(name, ct) is { } t ? Results.Ok(t) : Results.NotFound());
         api.MapGet("/pipelines", async (CancellationToken ct) => Results.Ok(await control.PipelinesAsync(ct)));
-        api.MapGet("/runs", async (CancellationToken ct) =>
-            Results.Ok((await control.RunsAsync(ct)).Select(r => Summary(r, control.Coordinator(r.RunId)))));
-        api.MapGet("/runs/{id:guid}", async (Guid id, CancellationToken ct) =>
-            await control.RunAsync(id, ct) is { } r ? Results.Ok(Summary(r, control.Coordinator(id))) : Results.NotFound());
         return app;
     }
 
@@ -92,34 +100,13 @@ public static class ControlPlaneHosting
     /// <summary>Body of a pipeline definition.</summary>
     public sealed record PipelineBody(string Teacher, string Config);
 
-    /// <summary>A run as the API shows it: status, what is outstanding, and the results so far.</summary>
-    public sealed record RunSummary(Guid RunId, string Pipeline, string Teacher, string TeacherDigest, DateTime StartedAt, string Status,
-        IReadOnlyList<string> Outstanding, IReadOnlyList<BranchSummary> Branches, IReadOnlyList<string> Failures);
-
-    public sealed record BranchSummary(string Target, string Method, double? AccuracyAtInit, double? AccuracyFinal);
-
-    static RunSummary Summary(RunRecord r, RunCoordinator? run)
-    {
-        IReadOnlyList<string> outstanding = [];
-        IReadOnlyList<BranchSummary> branches = [];
-        IReadOnlyList<string> failures = [];
-        if (run is not null)
-        {
-            lock (run)
-            {
-                outstanding = run.Outstanding.Select(j => j.Describe()).ToList();
-                branches = run.State.Branches.Select(b => new BranchSummary(b.Target.ToString(), b.Method, b.Init?.Accuracy, b.Final?.Accuracy)).ToList();
-                failures = run.State.Failures.Select(f => $"{f.Description}: {f.Reason}").ToList();
-            }
-        }
-        return new RunSummary(r.RunId, r.Pipeline, r.Teacher.Name, r.Teacher.TeacherDigest, r.StartedAt, r.Status, outstanding, branches, failures);
-    }
-
     /// <summary>Restores unfinished runs at start-up, then looks for stalled jobs at the configured interval.</summary>
-    sealed class ControlLoop(ControlService control, IOptions<ControlOptions> options, ILogger<ControlLoop> log) : BackgroundService
+    sealed class ControlLoop(ControlService control, LedgerPersistence ledger, IOptions<ControlOptions> options, ILogger<ControlLoop> log) : BackgroundService
     {
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
+            try { await ledger.LoadAsync(stoppingToken); }
+            catch (Exception e) when (e is not OperationCanceledException) { log.LogError(e, "loading the run ledger failed"); }
             try { await control.RestoreAsync(stoppingToken); }
             catch (Exception e) when (e is not OperationCanceledException) { log.LogError(e, "restoring runs failed"); }
             using var timer = new PeriodicTimer(options.Value.WatchdogInterval);

@@ -5,6 +5,7 @@ using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Messaging;
+using WaveMesh.Observability;
 using WaveMesh.Pipeline;
 using WaveMesh.Safetensors;
 using WaveMesh.Stages;
@@ -25,7 +26,7 @@ public sealed class ControlException(int status, string message) : Exception(mes
 /// the same <see cref="PipelineController"/> the embedded mode uses. One replica is expected.
 /// </summary>
 public sealed class ControlService(IArtifactStore store, IEventBus bus, PipelineController controller, JobWatchdog watchdog,
-    IOptions<ControlOptions> options, ILogger<ControlService> log) : IEventHandler
+    RunLedger ledger, IOptions<ControlOptions> options, ILogger<ControlService> log) : IEventHandler
 {
     readonly SemaphoreSlim gate = new(1, 1);
     readonly ControlOptions o = options.Value;
@@ -189,6 +190,7 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
         var teacher = new TeacherChanged(version.Digest, $"{teacherName} v{version.Version}", version.Family, version.Size) { RunId = runId };
         await Put(RunKey(runId), new RunRecord(runId, pipeline.Name, DateTime.UtcNow, teacher, pipeline.Config, [], RunRecord.Running), ct);
         await AddToIndex(RunsIndex, runId.ToString(), ct);
+        ledger.StartRun(runId, pipeline.Name, teacher.Name, teacher.TeacherDigest, DateTime.UtcNow);
         await bus.PublishAsync(teacher, ct);
         await controller.StartAsync(definition, teacher, ct);
         log.LogInformation("run {Run} of pipeline {Pipeline} started for {Teacher}", runId, pipeline.Name, teacher.Name);
@@ -210,6 +212,7 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
     /// <summary>Every event from the bus: teachers announced by other systems are registered; results drive their runs.</summary>
     public async Task HandleAsync(IntegrationEvent e, CancellationToken ct = default)
     {
+        ledger.Apply(e);
         if (e is TeacherChanged external && external.RunId == Guid.Empty)
         {
             var name = external.Name.Split(' ')[0];

@@ -2,6 +2,7 @@ using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Messaging;
+using WaveMesh.Observability;
 using WaveMesh.Pipeline;
 using WaveMesh.Stages;
 
@@ -33,8 +34,16 @@ public sealed class EmbeddedHost : IAsyncDisposable
             done?.TrySetResult(e);
             return Task.CompletedTask;
         });
+        bus.Subscribe<object>((message, _) =>
+        {
+            if (message is StageJob or IntegrationEvent) Ledger.Apply(message);
+            return Task.CompletedTask;
+        });
         bus.HandlerFailed += (message, e) => Failed?.Invoke(message, e);
     }
+
+    /// <summary>The run ledger of this process (what the dashboard shows).</summary>
+    public RunLedger Ledger { get; } = new();
 
     public StageRunner Runner { get; }
     public IArtifactStore Store => Runner.Context.Store;
@@ -72,6 +81,7 @@ public sealed class EmbeddedHost : IAsyncDisposable
         var done = new TaskCompletionSource<RunCompleted>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (waiting) waiting[teacher.RunId] = done;
         await using var cancel = cancellation.Register(() => { stopping.Cancel(); done.TrySetCanceled(cancellation); });
+        Ledger.StartRun(teacher.RunId, definition.Name, teacher.Name, teacher.TeacherDigest, DateTime.UtcNow);
         await bus.PublishAsync(teacher, cancellation);
         var run = await controller.StartAsync(definition, teacher, cancellation);
         await done.Task;

@@ -45,13 +45,17 @@ public sealed class RedisKeyValueStore(IConnectionMultiplexer redis, RedisOption
     public async Task<ReadOnlyMemory<byte>?> GetAsync(string key, CancellationToken cancellation = default)
     {
         var value = await db.HashGetAsync(Key(key), Value);
-        return value.IsNull ? null : (ReadOnlyMemory<byte>)(byte[])value!;
+        // Not "IsNull ? null : (ReadOnlyMemory<byte>)bytes": there the null literal converts to an EMPTY ReadOnlyMemory,
+        // so a missing key read as an empty value.
+        if (value.IsNull) return null;
+        return new ReadOnlyMemory<byte>((byte[])value!);
     }
 
     public async Task<(ReadOnlyMemory<byte>? Value, string? Version)> GetVersionedAsync(string key, CancellationToken cancellation = default)
     {
         var fields = await db.HashGetAsync(Key(key), [Value, Version]);
-        return fields[0].IsNull ? (null, null) : ((byte[])fields[0]!, (string?)fields[1]);
+        if (fields[0].IsNull) return (default(ReadOnlyMemory<byte>?), null);
+        return (new ReadOnlyMemory<byte>((byte[])fields[0]!), (string?)fields[1]);
     }
 
     public Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellation = default) =>

@@ -8,6 +8,7 @@ var root = new RootCommand("WaveMesh: variable-sized ViTs initialised from disti
     RunCommand.Create(),
     InitCommand.Create(),
     BenchCommand.Create(),
+    WatchCommand.Create(),
     DemoCommand.Create(),
 };
 

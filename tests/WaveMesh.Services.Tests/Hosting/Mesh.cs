@@ -4,7 +4,6 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using WaveMesh.Contracts;
-using WaveMesh.ControlPlane;
 using WaveMesh.Control;
 using WaveMesh.Dapr.Sidecar;
 
@@ -226,14 +225,17 @@ public sealed class Mesh : IAsyncDisposable
 
     public HttpClient ControlApi => Api ?? throw new InvalidOperationException("no control service started");
 
-    public async Task<RegisterResult> UploadTeacherAsync(string name, byte[] safetensors)
+    /// <summary>What the API answered to a teacher upload.</summary>
+    public sealed record Registered(string Teacher, int Version, string Digest, bool Changed, List<Guid> StartedRuns);
+
+    public async Task<Registered> UploadTeacherAsync(string name, byte[] safetensors)
     {
         using var content = new ByteArrayContent(safetensors);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var response = await ControlApi.PostAsync($"/api/teachers/{name}", content);
         var body = await response.Content.ReadAsStringAsync();
         if (!response.IsSuccessStatusCode) throw new HttpRequestException($"upload of teacher {name}: {(int)response.StatusCode} {body}");
-        return JsonSerializer.Deserialize<RegisterResult>(body, Web)!;
+        return JsonSerializer.Deserialize<Registered>(body, Web)!;
     }
 
     /// <summary>Creates or changes a pipeline; returns the run it started (null when its teacher has no version yet).</summary>
@@ -246,14 +248,13 @@ public sealed class Mesh : IAsyncDisposable
         return doc.RootElement.GetProperty("run").ValueKind == JsonValueKind.Null ? null : doc.RootElement.GetProperty("run").GetGuid();
     }
 
-    public async Task<ControlPlaneHosting.RunSummary> RunAsync(Guid id) =>
-        (await ControlApi.GetFromJsonAsync<ControlPlaneHosting.RunSummary>($"/api/runs/{id}", Web))!;
+    public async Task<RunView> RunAsync(Guid id) => new(JsonDocument.Parse(await ControlApi.GetStringAsync($"/api/runs/{id}")).RootElement.Clone());
 
-    public async Task<IReadOnlyList<ControlPlaneHosting.RunSummary>> RunsAsync() =>
-        (await ControlApi.GetFromJsonAsync<List<ControlPlaneHosting.RunSummary>>("/api/runs", Web))!;
+    public async Task<IReadOnlyList<RunView>> RunsAsync() =>
+        JsonDocument.Parse(await ControlApi.GetStringAsync("/api/runs")).RootElement.Clone().EnumerateArray().Select(r => new RunView(r)).ToList();
 
     /// <summary>Polls the run until its status is no longer "running".</summary>
-    public async Task<ControlPlaneHosting.RunSummary> WaitForRunAsync(Guid id, TimeSpan timeout)
+    public async Task<RunView> WaitForRunAsync(Guid id, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)

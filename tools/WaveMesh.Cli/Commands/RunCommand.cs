@@ -20,10 +20,12 @@ static class RunCommand
     public static readonly Option<DirectoryInfo> Out = new("--out") { Description = "Folder for report.json, report.md and accuracy.png", DefaultValueFactory = _ => new DirectoryInfo("out/run") };
     public static readonly Option<DirectoryInfo> Store = new("--store") { Description = "Artifact store (cache) folder", DefaultValueFactory = _ => new DirectoryInfo(".wavemesh/store") };
     static readonly Option<FileInfo?> Teacher = new("--teacher") { Description = "Teacher checkpoint (safetensors, timm names); overrides teacher.file" };
+    static readonly Option<bool> Dashboard = new("--dashboard") { Description = "Serve the live dashboard while the run goes (and after it, until Ctrl-C)" };
+    static readonly Option<int> Port = new("--port") { Description = "Dashboard port on 127.0.0.1", DefaultValueFactory = _ => 5090 };
 
     public static Command Create()
     {
-        var command = new Command("run", "Run the whole WAVE pipeline in this process and write a report") { Config, Out, Store, Teacher };
+        var command = new Command("run", "Run the whole WAVE pipeline in this process and write a report") { Config, Out, Store, Teacher, Dashboard, Port };
         CliContext.AddEngineOptions(command);
         command.SetAction((parse, _) => Run(parse));
         return command;
@@ -83,6 +85,8 @@ static class RunCommand
         await using var host = new EmbeddedHost(Context(parse, storeDir, device));
         host.Failed += (message, e) => progress.Line($"wavemesh: internal error handling {message.GetType().Name}: {e.Message}");
         using var display = new RunDisplay(progress).Attach(host.Events);
+        await using var dashboard = parse.GetValue(Dashboard) ? await DashboardServer.StartAsync(host.Ledger, parse.GetValue(Port)) : null;
+        if (dashboard is not null) Console.WriteLine($"Dashboard: {dashboard.Url}");
 
         var runId = Guid.NewGuid();
         var teacher = await host.PrepareTeacherAsync(config.Teacher, p, runId, ct);
@@ -95,6 +99,11 @@ static class RunCommand
         PrintResults(report, state);
         Console.WriteLine($"Report: {Path.Combine(outDir.FullName, "report.md")} (+ report.json, accuracy.png); {ConsoleProgress.Format(clock.Elapsed)} in all");
         foreach (var f in state.Failures) Console.Error.WriteLine($"wavemesh: error: {f.Description} failed: {f.Reason}");
+        if (dashboard is not null)
+        {
+            Console.WriteLine($"Dashboard still at {dashboard.Url}; press Ctrl-C to stop.");
+            try { await Task.Delay(Timeout.Infinite, ct); } catch (OperationCanceledException) { }
+        }
         return state.Failures.Count == 0 ? 0 : CliErrors.UserError;
     }
 

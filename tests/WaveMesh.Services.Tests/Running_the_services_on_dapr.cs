@@ -1,0 +1,298 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Dapr.Client;
+using Microsoft.Extensions.Options;
+using WaveMesh.Artifacts;
+using WaveMesh.Contracts;
+using WaveMesh.Dapr.Sidecar;
+using WaveMesh.Engine.Vit;
+using WaveMesh.Services.Tests.Hosting;
+using WaveMesh.Transport.Dapr;
+using Xunit.Abstractions;
+
+namespace WaveMesh.Services.Tests;
+
+/// <summary>
+/// The pipeline driven through the control API across the five services, each a separate host talking only through
+/// the sidecar; then what a distributed deployment must survive: duplicates, replicas, a dead worker, damaged and
+/// missing artifacts.
+/// </summary>
+[Trait("Category", "EndToEnd")]
+public sealed class Running_the_services_on_dapr(Deployment deployment, ITestOutputHelper output) : IClassFixture<Deployment>, IDisposable
+{
+    Mesh Mesh => deployment.Mesh;
+    static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
+
+    public void Dispose()
+    {
+        foreach (var line in Mesh.Logs.Lines.Where(l => l.Contains(" Warning ") || l.Contains(" Error ")).TakeLast(40)) output.WriteLine(line);
+    }
+
+    static string Slug(TargetEvaluated e) => e.Subject.Split('/')[0];
+
+    /// <summary>Results of a job key that were computed, not answered from the record.</summary>
+    IReadOnlyList<IntegrationEvent> Computed(string jobKey) =>
+        Mesh.Results().Where(e => Mesh.JobKeyOf(e) == jobKey && !Mesh.Stats(e).Cached).ToList();
+
+    [Fact]
+    public void Running_the_pipeline_across_the_five_services()
+    {
+        var run = deployment.FirstRun;
+        var runId = deployment.FirstRunId;
+        output.WriteLine($"first run: {deployment.FirstRunTime.TotalSeconds:F0} s");
+
+        Assert.Equal("succeeded", run.Status);
+        Assert.Empty(run.Failures);
+        Assert.Empty(run.Outstanding);
+        var completed = Assert.Single(Mesh.Published<RunCompleted>(), c => c.RunId == runId);
+        Assert.Equal((RunOutcome.Succeeded, 0), (completed.Outcome, completed.Failed));
+        Assert.Equal(15, completed.Jobs);   // teacher evaluation, distillation, 2 scalers, 4 fine-tunes, 8 evaluations
+
+        // Every (target, method) branch was evaluated before and after stage 3, with accuracies in [0, 1].
+        var evaluations = Mesh.Published<TargetEvaluated>().Where(e => e.RunId == runId).ToList();
+        foreach (var target in new[] { Deployment.Small, Deployment.Wide })
+        foreach (var method in new[] { "wave", "scratch" })
+        foreach (var phase in new[] { "init", "final" })
+        {
+            var e = Assert.Single(evaluations.Where(v => v.Subject == $"{target.Slug}/{method}/{phase}").DistinctBy(v => v.JobKey));
+            Assert.InRange(e.Accuracy, 0, 1);
+            Assert.Equal(10_000, e.Examples);
+        }
+        Assert.InRange(Assert.Single(evaluations.Where(v => v.Subject == "teacher").DistinctBy(v => v.JobKey)).Accuracy, 0.3, 1);
+        // The API shows the same branches (when its run view lists them).
+        Assert.All(run.Branches, b =>
+        {
+            Assert.InRange(b.Init ?? -1, 0, 1);
+            Assert.InRange(b.Final ?? -1, 0, 1);
+        });
+
+        // Each job ran once (duplicates re-offered by the watchdog are answered from the record), on the service of its stage.
+        var results = Mesh.Results(runId);
+        var byJob = results.GroupBy(Mesh.JobKeyOf).ToList();
+        Assert.Equal(completed.Jobs, byJob.Count);
+        Assert.All(byJob, g => Assert.Single(g, e => !Mesh.Stats(e).Cached));
+        Assert.All(results.OfType<TemplatesDistilled>(), e => Assert.Equal("distiller-1", e.Stats.Worker));
+        Assert.All(results.OfType<ScalersTrained>(), e => Assert.StartsWith("scalers-", e.Stats.Worker));
+        Assert.All(results.OfType<TargetFinetuned>(), e => Assert.StartsWith("finetuner-", e.Stats.Worker));
+        Assert.All(results.OfType<TargetEvaluated>(), e => Assert.Equal("evaluator-1", e.Stats.Worker));
+        Assert.All(results.OfType<TargetFinetuned>().Where(f => f.Method == "wave"), f =>
+            Assert.Contains(results.OfType<ScalersTrained>(), s => s.ModelDigest == f.InitModelDigest && s.Target == f.Target));
+
+        // Every artifact an event names is in the shared store: a manifest and its chunks, none larger than ChunkBytes.
+        var state = Mesh.Sidecar.Snapshot(Mesh.Store);
+        var named = results.SelectMany(MessageTypes.Outputs).Append(deployment.Registered.Digest)
+            .Concat(results.OfType<TargetEvaluated>().Select(e => e.ModelDigest)).Distinct().ToList();
+        Assert.True(named.Count >= 15, $"only {named.Count} artifacts named");
+        var chunkCounts = new List<int>();
+        foreach (var digest in named)
+        {
+            Assert.True(state.TryGetValue($"artifact/{digest}", out var manifest), $"artifact {digest} is not in the state store");
+            using var doc = JsonDocument.Parse(manifest);
+            var chunks = doc.RootElement.GetProperty("chunks").EnumerateArray().ToList();
+            long total = 0;
+            foreach (var chunk in chunks)
+            {
+                var value = state[chunk.GetProperty("key").GetString()!];
+                Assert.True(value.Length <= Deployment.ChunkBytes, $"a chunk of {digest} holds {value.Length} bytes");
+                Assert.Equal(chunk.GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(value)));
+                total += value.Length;
+            }
+            Assert.Equal(doc.RootElement.GetProperty("size").GetInt64(), total);
+            chunkCounts.Add(chunks.Count);
+        }
+        Assert.Contains(chunkCounts, n => n > 1);   // models are cut into several chunks
+        Assert.All(state, kv => Assert.True(kv.Value.Length <= Deployment.ChunkBytes, $"{kv.Key} holds {kv.Value.Length} bytes"));
+    }
+
+    [Fact]
+    public async Task Registering_the_same_teacher_twice_starts_nothing_new()
+    {
+        var runsBefore = (await Mesh.RunsAsync()).Count;
+        var publishedBefore = Mesh.Sidecar.Published.Count;
+
+        var again = await Mesh.UploadTeacherAsync(Deployment.TeacherName, deployment.Teacher);
+        await Mesh.Sidecar.WaitForIdleAsync(TimeSpan.FromSeconds(30));
+        await Task.Delay(TimeSpan.FromSeconds(2));   // two watchdog passes: nothing may come of them either
+
+        Assert.False(again.Changed);
+        Assert.Empty(again.StartedRuns);
+        Assert.Equal((deployment.Registered.Version, deployment.Registered.Digest), (again.Version, again.Digest));
+        Assert.Equal(runsBefore, (await Mesh.RunsAsync()).Count);
+        var since = Mesh.Sidecar.Published.Skip(publishedBefore).ToList();
+        Assert.DoesNotContain(since, m => m.Topic.StartsWith("jobs.", StringComparison.Ordinal) || m.Topic == "teacher-changed");
+    }
+
+    [Fact]
+    public async Task Adding_a_target_runs_only_its_branch()
+    {
+        var added = new ModelSize(1, 32, 2);
+
+        var runId = await Mesh.PutPipelineAsync(Deployment.PipelineName, Deployment.TeacherName, Deployment.Config(Deployment.Small, Deployment.Wide, added));
+        var run = await Mesh.WaitForRunAsync(runId!.Value, Patience);
+
+        Assert.Equal("succeeded", run.Status);
+        var results = Mesh.Results(runId);
+        var computed = results.Where(e => !Mesh.Stats(e).Cached).ToList();
+        Assert.All(computed, e => Assert.Equal(added, e switch
+        {
+            ScalersTrained s => s.Target,
+            TargetFinetuned f => f.Target,
+            TargetEvaluated v => ModelSize.TryParse(Slug(v), out var size) ? size : null,
+            _ => null,
+        }));
+        // The new size's scalers, its two fine-tunes and their four evaluations; everything else came from the records.
+        Assert.Single(computed.OfType<ScalersTrained>());
+        Assert.Equal(["scratch", "wave"], computed.OfType<TargetFinetuned>().Select(f => f.Method).Order());
+        Assert.Equal(4, computed.OfType<TargetEvaluated>().Count());
+        Assert.Contains(results, e => e is TemplatesDistilled && Mesh.Stats(e).Cached);
+        var first = Mesh.Published<TargetEvaluated>().Where(e => e.RunId == deployment.FirstRunId).ToDictionary(e => e.Subject, e => e.Accuracy);
+        foreach (var e in results.OfType<TargetEvaluated>().Where(e => Slug(e) != added.Slug && e.Subject != "teacher"))
+            Assert.Equal(first[e.Subject], e.Accuracy);
+        // The run still covers every branch: the teacher and 3 targets x 2 methods x (init, final).
+        Assert.Equal(13, results.OfType<TargetEvaluated>().Select(e => e.Subject).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_duplicate_job_runs_once()
+    {
+        var job = new EvaluateModel(deployment.Registered.Digest, new DatasetRef(), $"duplicate-{Guid.NewGuid():N}") { RunId = Guid.NewGuid() };
+
+        // The same message twice (a redelivery) and once more under a new id (a second publisher).
+        Mesh.Publish(job);
+        Mesh.Publish(job);
+        Mesh.Publish(job with { Id = Guid.NewGuid() });
+        await Mesh.WaitForAsync(() => Computed(job.Key).FirstOrDefault(), Patience, "the evaluation");
+        await Mesh.Sidecar.WaitForIdleAsync(Patience);
+
+        var computed = Assert.Single(Computed(job.Key));
+        Assert.Equal(job.RunId, computed.RunId);
+        var all = Mesh.Results().Where(e => Mesh.JobKeyOf(e) == job.Key).ToList();
+        Assert.InRange(all.Count, 1, 3);   // the others were answered from the record, or found the job claimed
+        Assert.All(all.Where(e => e != computed), e => Assert.True(Mesh.Stats(e).Cached));
+        Assert.Equal(3, Mesh.Sidecar.Deliveries.Where(d => d.Topic == "jobs.evaluate" && d.Status == DeliveryStatus.Success)
+            .Count(d => Mesh.Sidecar.Published.Any(m => m.Id == d.MessageId && Mesh.Decode(m) is EvaluateModel e && e.Key == job.Key)));
+        Assert.Equal(1, Lease(job.Key).GetProperty("attempt").GetInt32());
+    }
+
+    JsonElement Lease(string jobKey) =>
+        JsonDocument.Parse(Mesh.Sidecar.Snapshot(Mesh.Store)[$"lease/{jobKey}"]).RootElement.Clone();
+
+    [Fact]
+    public async Task Two_scaler_trainer_replicas_split_the_targets()
+    {
+        var templates = deployment.Templates;
+        var runId = Guid.NewGuid();
+        ModelSize[] targets = [new(1, 16, 1), new(1, 32, 2), new(2, 16, 1), new(2, 32, 2)];
+        var jobs = targets.Select(t => new TrainScalers(deployment.Registered.Digest, templates.TemplatesDigest, templates.AuxScalersDigest, t,
+            "resized", new DatasetRef(Subset: 1000, SubsetSeed: 3), new TrainSettings(5, LearningRate: 3e-3, WeightDecay: 0), 1.0, Seed: 3)
+        { RunId = runId }).ToList();
+
+        foreach (var job in jobs) Mesh.Publish(job);
+        await Mesh.WaitUntilAsync(() => jobs.All(j => Computed(j.Key).Count > 0), Patience, "four scaler sets");
+        await Mesh.Sidecar.WaitForIdleAsync(Patience);
+
+        var trained = jobs.Select(j => (ScalersTrained)Assert.Single(Computed(j.Key))).ToList();
+        Assert.Equal(targets, trained.Select(s => s.Target));
+        Assert.All(trained, s => Assert.True(s.Scalers > 0));
+        var workers = trained.Select(s => s.Stats.Worker).ToList();
+        output.WriteLine($"scalers trained by: {string.Join(", ", workers)}");
+        Assert.Equal(["scalers-1", "scalers-2"], workers.Distinct().Order());
+        // The sidecar offered the jobs to both replicas of the app-id; a busy one answered RETRY and the other took it.
+        var offers = Mesh.Sidecar.Deliveries.Where(d => d.Topic == "jobs.scalers" && d.At >= Mesh.Sidecar.Published.First(m => Mesh.Decode(m) is TrainScalers s && s.RunId == runId).At).ToList();
+        Assert.Equal(2, offers.Where(d => d.Status == DeliveryStatus.Success).Select(d => d.Replica).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_worker_killed_mid_job_leaves_a_job_another_completes()
+    {
+        const string config = """
+            templates: { size: 16 }
+            methods: [scratch]
+            finetune: { epochs: 0.08, batch_size: 32, curve_points: 0 }
+            targets: [2x48x3]
+            """;
+
+        var runId = (await Mesh.PutPipelineAsync("crash", Deployment.TeacherName, config))!.Value;
+        var progress = await Mesh.WaitForAsync(() => Mesh.Published<StageProgress>().FirstOrDefault(p => p.RunId == runId && p.Stage == "finetune"),
+            Patience, "the fine-tune to start");
+        var victim = deployment.Replicas[progress.Worker];
+        var survivor = deployment.Replicas.Single(r => r.Key.StartsWith("finetuner-") && r.Key != progress.Worker && deployment.Mesh.Hosts.Contains(r.Value));
+        Assert.Equal(progress.Worker, Lease(progress.JobKey).GetProperty("worker").GetString());
+        await Mesh.KillAsync(victim);
+        var killedAt = DateTime.UtcNow;
+        var run = await Mesh.WaitForRunAsync(runId, Patience);
+
+        Assert.Equal("succeeded", run.Status);
+        var finetuned = (TargetFinetuned)Assert.Single(Computed(progress.JobKey));
+        Assert.Equal(survivor.Key, finetuned.Stats.Worker);
+        Assert.Equal(runId, finetuned.RunId);
+        Assert.Equal(2, Lease(progress.JobKey).GetProperty("attempt").GetInt32());
+        // The victim never finished it, and the job came back only after its lease ran out (the watchdog published it again).
+        Assert.DoesNotContain(Mesh.Published<StageProgress>(), p => p.JobKey == progress.JobKey && p.Worker == progress.Worker && p.Step == p.Steps);
+        var published = Mesh.Sidecar.Published.Where(m => Mesh.Decode(m) is FinetuneTarget f && f.Key == progress.JobKey).ToList();
+        Assert.True(published.Count >= 2, "the job was not published again");
+        Assert.True(published[1].At.UtcDateTime >= killedAt.AddSeconds(2), "the job was published again before the dead worker's lease ran out");
+        Assert.Equal(["2x48x3/scratch/final", "2x48x3/scratch/init"],
+            Mesh.Published<TargetEvaluated>().Where(e => e.RunId == runId && e.Subject != "teacher").Select(e => e.Subject).Distinct().Order());
+    }
+
+    [Fact]
+    public async Task A_corrupt_artifact_chunk_is_detected_and_reported()
+    {
+        using var dapr = new DaprClientBuilder().UseGrpcEndpoint(Mesh.Sidecar.GrpcEndpoint).UseHttpEndpoint(Mesh.Sidecar.HttpEndpoint)
+            .UseDaprApiToken(Mesh.DaprApiToken).Build();
+        var kv = new DaprKeyValueStore(dapr, Options.Create(new DaprOptions { ChunkBytes = Deployment.ChunkBytes }));
+        ChunkedArtifactStore Store() => new(kv, Deployment.ChunkBytes, Path.Combine(Mesh.Root, "test-cache", Guid.NewGuid().ToString("N")[..8]));
+        var spec = new VitSpec { Depth = 2, Width = 48, Heads = 3 };
+        var read = await Store().PutAsync(new MemoryStream(Models.Untrained(spec, seed: 21)), "vit");
+        var used = await Store().PutAsync(new MemoryStream(Models.Untrained(spec, seed: 22)), "vit");
+        string Damage(string digest)
+        {
+            using var manifest = JsonDocument.Parse(Mesh.Sidecar.Snapshot(Mesh.Store)[$"artifact/{digest}"]);
+            var key = manifest.RootElement.GetProperty("chunks")[2].GetProperty("key").GetString()!;
+            Mesh.Sidecar.Corrupt(Mesh.Store, key, bytes => { bytes[100] ^= 0x5a; return bytes; });
+            return key;
+        }
+        var readChunk = Damage(read.Digest);
+        var usedChunk = Damage(used.Digest);
+
+        // Read directly: the damaged chunk is named, and the manifest is taken out so the producing stage can run again.
+        var error = await Assert.ThrowsAsync<ArtifactCorruptException>(() => Store().GetFileAsync(read.Digest));
+        Assert.Equal(read.Digest, error.Digest);
+        Assert.Contains($"chunk 3 of", error.Message);
+        Assert.Contains(readChunk, error.Message);
+        Assert.DoesNotContain($"artifact/{read.Digest}", Mesh.Sidecar.Snapshot(Mesh.Store).Keys);
+
+        // A job that needs the damaged model fails for good, and says why.
+        var job = new EvaluateModel(used.Digest, new DatasetRef(), $"corrupt-{Guid.NewGuid():N}") { RunId = Guid.NewGuid() };
+        Mesh.Publish(job);
+        var failed = await Mesh.WaitForAsync(() => Mesh.Published<StageFailed>().FirstOrDefault(f => f.JobKey == job.Key), Patience, "the job to fail");
+
+        Assert.Empty(Computed(job.Key));
+        Assert.Equal(job.RunId, failed.RunId);
+        Assert.Contains("corrupt", failed.Reason, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(usedChunk, failed.Reason);
+    }
+
+    [Fact]
+    public async Task A_job_that_keeps_failing_ends_as_StageFailed_and_in_the_dead_letter_topic()
+    {
+        var missing = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"never stored {Guid.NewGuid()}")));
+        var job = new EvaluateModel(missing, new DatasetRef(), $"missing-{Guid.NewGuid():N}") { RunId = Guid.NewGuid() };
+
+        Mesh.Publish(job);
+        var failed = await Mesh.WaitForAsync(() => Mesh.Published<StageFailed>().FirstOrDefault(f => f.JobKey == job.Key), Patience, "the job to fail");
+        var dead = await Mesh.WaitForAsync(() => Mesh.Sidecar.Published.FirstOrDefault(m => m.Topic == "jobs.evaluate.dead" && Mesh.Decode(m) is EvaluateModel e && e.Key == job.Key),
+            Patience, "the dead letter");
+
+        Assert.Equal((2, "evaluate", job.RunId), (failed.Attempts, failed.Stage, failed.RunId));   // WaveMesh:Worker:MaxAttempts = 2
+        Assert.Contains($"Artifact {missing} is not in the store", failed.Reason);
+        Assert.Equal(failed.Reason, dead.Metadata["wavemesh.reason"]);
+        // Each attempt was its own delivery of the job (the retry is published again after RetryDelay).
+        Assert.Equal(2, Mesh.Sidecar.Published.Count(m => m.Topic == "jobs.evaluate" && Mesh.Decode(m) is EvaluateModel e && e.Key == job.Key));
+        Assert.Empty(Computed(job.Key));
+        // The worker acknowledged every delivery and dead-lettered the job itself: the sidecar had nothing to dead-letter.
+        Assert.DoesNotContain(Mesh.Sidecar.DeadLettered, m => Mesh.Decode(m) is EvaluateModel e && e.Key == job.Key);
+    }
+}
