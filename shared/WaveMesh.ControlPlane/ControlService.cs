@@ -212,6 +212,8 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
     /// <summary>Every event from the bus: teachers announced by other systems are registered; results drive their runs.</summary>
     public async Task HandleAsync(IntegrationEvent e, CancellationToken ct = default)
     {
+        using var activity = e is StageProgress ? null : Telemetry.Source.StartActivity($"control handles {e.GetType().Name}");
+        activity?.SetTag("wavemesh.run_id", e.RunId.ToString());
         ledger.Apply(e);
         if (e is TeacherChanged external && external.RunId == Guid.Empty)
         {

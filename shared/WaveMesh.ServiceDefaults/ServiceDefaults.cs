@@ -25,6 +25,9 @@ public static class ServiceDefaultsExtensions
             o.IncludeFormattedMessage = true;
             o.IncludeScopes = true;
         });
+        // Console logs carry the trace and span ids too, so a log line leads to its trace.
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        builder.Logging.AddSimpleConsole(o => o.IncludeScopes = true);
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName))
             .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddRuntimeInstrumentation()

@@ -84,7 +84,9 @@ public sealed class JobHost : IAsyncDisposable
             slots.Release();
             return Offer.AlreadyHandled;
         }
-        var task = Task.Run(() => RunAsync(job, lease));
+        // The job runs in the background under the trace of the delivery that brought it.
+        var parent = System.Diagnostics.Activity.Current?.Context ?? default;
+        var task = Task.Run(() => RunAsync(job, lease, parent));
         lock (running)
         {
             running.RemoveAll(t => t.IsCompleted);
@@ -93,14 +95,30 @@ public sealed class JobHost : IAsyncDisposable
         return Offer.Accepted;
     }
 
-    async Task RunAsync(StageJob job, JobLease lease)
+    async Task RunAsync(StageJob job, JobLease lease, System.Diagnostics.ActivityContext parent)
     {
+        using var activity = Telemetry.Source.StartActivity($"{job.Stage} job", System.Diagnostics.ActivityKind.Consumer, parent);
+        activity?.SetTag("wavemesh.job", job.Describe());
+        activity?.SetTag("wavemesh.job_key", job.Key);
+        activity?.SetTag("wavemesh.run_id", job.RunId.ToString());
+        activity?.SetTag("wavemesh.worker", Worker);
+        activity?.SetTag("wavemesh.attempt", lease.Attempt);
+        var stage = new KeyValuePair<string, object?>("stage", job.Stage);
+        Telemetry.QueueLag.Record(Math.Max(0, (DateTime.UtcNow - job.CreatedAt).TotalSeconds), stage);
+        Telemetry.JobsInFlight.Add(1, stage);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string outcome = "failed";
         using var heartbeatStop = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
         var heartbeat = Heartbeat(lease, heartbeatStop.Token);
         try
         {
             log.LogInformation("{Worker} runs {Job} (attempt {Attempt})", Worker, job.Describe(), lease.Attempt);
-            var result = await runner.RunAsync(job, p => _ = bus.PublishAsync(p), stopping.Token);
+            var result = await runner.RunAsync(job, p =>
+            {
+                Telemetry.ReportRate(job.Stage, p.ElapsedSeconds > 0 ? p.Step / p.ElapsedSeconds : 0, p.ExamplesPerSecond);
+                _ = bus.PublishAsync(p);
+            }, stopping.Token);
+            outcome = "succeeded";
             await bus.PublishAsync(result);
             await heartbeatStop.CancelAsync();
             await heartbeat;
@@ -115,6 +133,7 @@ public sealed class JobHost : IAsyncDisposable
             await heartbeatStop.CancelAsync();
             await heartbeat;
             var reason = StageWorker.Reason(e);
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, reason);
             log.LogWarning("{Worker}: {Job} failed (attempt {Attempt} of {Max}): {Reason}", Worker, job.Describe(), lease.Attempt, options.MaxAttempts, reason);
             await leases.ReleaseAsync(lease);
             if (lease.Attempt < options.MaxAttempts)
@@ -130,6 +149,9 @@ public sealed class JobHost : IAsyncDisposable
         }
         finally
         {
+            Telemetry.JobsInFlight.Add(-1, stage);
+            Telemetry.ClearRate(job.Stage);
+            Telemetry.StageDuration.Record(clock.Elapsed.TotalSeconds, stage, new KeyValuePair<string, object?>("outcome", outcome));
             slots.Release();
         }
     }

@@ -160,7 +160,7 @@ public sealed class Speaking_the_dapr_contract(ITestOutputHelper output) : IAsyn
         var before = mesh.Sidecar.Snapshot(Mesh.Store).Count;
 
         using var response = await api.PutAsync("/api/pipelines/refused",
-            new StringContent("""{"teacher":"t","config":"templates: { size: 16 }\\ntargets: [1x16x1]"}""", Encoding.UTF8, "application/json"));
+            new StringContent("""{"teacher":"t","config":"templates: { size: 16 }\ntargets: [1x16x1]"}""", Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
         Assert.Equal(before, mesh.Sidecar.Snapshot(Mesh.Store).Count);

@@ -45,6 +45,8 @@ public sealed class Storing_artifacts_through_the_sidecar : IAsyncLifetime
         return bytes;
     }
 
+    static bool Same(byte[] a, byte[] b) => a.AsSpan().SequenceEqual(b);
+
     IReadOnlyDictionary<string, byte[]> State => sidecar.Snapshot(Mesh.Store);
 
     static List<string> ManifestChunkKeys(byte[] manifest)
@@ -63,7 +65,7 @@ public sealed class Storing_artifacts_through_the_sidecar : IAsyncLifetime
 
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes)), info.Digest);
         Assert.Equal(bytes.Length, info.Size);
-        Assert.True(bytes.AsSpan().SequenceEqual(await File.ReadAllBytesAsync(path)), "the bytes read back differ");
+        Assert.True(Same(bytes, await File.ReadAllBytesAsync(path)), "the bytes read back differ");
         var state = State;
         var chunks = state.Where(kv => kv.Key.StartsWith("chunk/", StringComparison.Ordinal)).ToList();
         Assert.Equal((bytes.Length + ChunkBytes - 1) / ChunkBytes, chunks.Count);
@@ -89,7 +91,7 @@ public sealed class Storing_artifacts_through_the_sidecar : IAsyncLifetime
         // Every chunk in the store belongs to the winning manifest: the losers deleted theirs.
         Assert.Equal(live.Order(), state.Keys.Where(k => k.StartsWith("chunk/", StringComparison.Ordinal)).Order());
         Assert.Single(live.Select(k => k.Split('/')[1]).Distinct());
-        Assert.True(bytes.AsSpan().SequenceEqual(await File.ReadAllBytesAsync(await Store().GetFileAsync(digest))));
+        Assert.True(Same(bytes, await File.ReadAllBytesAsync(await Store().GetFileAsync(digest))));
     }
 
     [Fact]
@@ -104,7 +106,7 @@ public sealed class Storing_artifacts_through_the_sidecar : IAsyncLifetime
         // Many writers racing on one key (replicas finishing the same job): exactly one wins and its value stays.
         var racers = Enumerable.Range(0, 8).Select(i => (Store: Store(), Json: $$"""{"writer":{{i}}}""")).ToList();
         var won = await Task.WhenAll(racers.Select(r => Task.Run(() => r.Store.TryAddRecordAsync("race", r.Json))));
-        var winner = Assert.Single(racers.Zip(won).Where(x => x.Second)).First;
+        var winner = Assert.Single(racers.Zip(won), x => x.Second).First;
         Assert.Equal(winner.Json, await store.GetRecordAsync("race"));
 
         await store.SetRecordAsync("race", """{"replaced":true}""");

@@ -89,6 +89,13 @@ public static class Servers
         Assert.Fail($"RabbitMQ did not come back at {RabbitMqAddress} within {timeout.TotalSeconds:F0} s");
     }
 
+    /// <summary>How long the broker node has been up.</summary>
+    public static async Task<TimeSpan> BrokerUptimeAsync()
+    {
+        using var doc = JsonDocument.Parse(await Management.GetStringAsync("nodes?columns=name,uptime"));
+        return TimeSpan.FromMilliseconds(doc.RootElement.EnumerateArray().First().GetProperty("uptime").GetInt64());
+    }
+
     // ---- RabbitMQ management API -------------------------------------------------------------------------------
 
     public sealed record QueueInfo(string Name, long Messages, int Consumers, bool Durable, bool AutoDelete);

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using WaveMesh.Stages;
 
 namespace WaveMesh.RabbitMq.Tests.Infrastructure;
 
@@ -36,6 +37,7 @@ public sealed class ServiceHost<TMarker>(string name, IReadOnlyDictionary<string
         foreach (var (key, value) in settings) builder.UseSetting(key, value);
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
         builder.ConfigureTestServices(services =>
+        {
             // A fresh prefix has no queues yet: the host is started only once its receive endpoints are bound, so no
             // job published right after start-up is routed nowhere.
             services.Configure<MassTransitHostOptions>(o =>
@@ -43,7 +45,9 @@ public sealed class ServiceHost<TMarker>(string name, IReadOnlyDictionary<string
                 o.WaitUntilStarted = true;
                 o.StartTimeout = TimeSpan.FromSeconds(60);
                 o.StopTimeout = TimeSpan.FromSeconds(15);
-            }));
+            });
+            ShareDatasets(services);
+        });
         builder.ConfigureLogging(l =>
         {
             l.ClearProviders();
@@ -52,6 +56,23 @@ public sealed class ServiceHost<TMarker>(string name, IReadOnlyDictionary<string
             l.AddFilter("Microsoft", LogLevel.Warning);
             l.AddFilter("System", LogLevel.Warning);
             l.AddFilter("MassTransit", LogLevel.Warning);
+        });
+    }
+
+    /// <summary>
+    /// The worker's own StageContext (as its Program.cs builds it: store, device, name, scratch folder), except that
+    /// Fashion-MNIST is loaded once per test process instead of once per service: decoding it takes seconds on these
+    /// machines, and every test starts four or more workers.
+    /// </summary>
+    static void ShareDatasets(IServiceCollection services)
+    {
+        var original = services.LastOrDefault(d => d.ServiceType == typeof(StageContext));
+        if (original?.ImplementationFactory is not { } factory) return;
+        services.Remove(original);
+        services.AddSingleton(sp =>
+        {
+            var own = (StageContext)factory(sp);
+            return new StageContext { Store = own.Store, Datasets = SharedData.Datasets, Device = own.Device, Worker = own.Worker, WorkDirectory = own.WorkDirectory };
         });
     }
 
@@ -88,6 +109,12 @@ public sealed class ServiceHost<TMarker>(string name, IReadOnlyDictionary<string
             sink.Add($"{DateTime.UtcNow:HH:mm:ss.fff} [{host}] {logLevel} {category.Split('.').Last()}: {text}");
         }
     }
+}
+
+/// <summary>Datasets shared by every worker and the teacher of this test process.</summary>
+public static class SharedData
+{
+    public static readonly Datasets Datasets = new();
 }
 
 /// <summary>Log lines of every host of a test, printed to the test's output when it ends.</summary>

@@ -1,4 +1,3 @@
-using WaveMesh.Data;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
@@ -23,14 +22,9 @@ public static class TinyTeacher
         Directory.CreateDirectory(folder);
         try
         {
-            var train = FashionMnist.Load(null, train: true);
-            var test = FashionMnist.Load(null, train: false);
-            var data = TrainingData.From(train, test);
-            using var subset = data.Train.Subset(Steps * 64, seed: 0);
+            var data = SharedData.Datasets.Load(new Contracts.DatasetRef(Subset: Steps * 64));
             using var model = VisionTransformer.Create(new VitSpec { Depth = 2, Width = 32, Heads = 2 }, seed: 0);
-            Finetuning.Train(model, subset, data.Normalization, TorchSharp.torch.CPU, new TrainSchedule { Steps = Steps, BatchSize = 64 }, seed: 0);
-            train.Dispose();
-            test.Dispose();
+            Finetuning.Train(model, data.Train, data.Normalization, TorchSharp.torch.CPU, new TrainSchedule { Steps = Steps, BatchSize = 64 }, seed: 0);
             var path = Path.Combine(folder, "teacher.safetensors");
             ModelFile.Save(model, path);
             return File.ReadAllBytes(path);

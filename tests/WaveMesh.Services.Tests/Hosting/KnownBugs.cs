@@ -34,13 +34,19 @@ public sealed class MissingKeysAsAbsent(IKeyValueStore inner) : IKeyValueStore
 {
     public int MaxValueBytes => inner.MaxValueBytes;
 
-    public async Task<ReadOnlyMemory<byte>?> GetAsync(string key, CancellationToken cancellation = default) =>
-        await inner.GetAsync(key, cancellation) is { Length: > 0 } value ? value : null;
+    public async Task<ReadOnlyMemory<byte>?> GetAsync(string key, CancellationToken cancellation = default)
+    {
+        // Spelled out: "cond ? value : null" would turn null into an empty ReadOnlyMemory again (the bug itself).
+        var value = await inner.GetAsync(key, cancellation);
+        if (value is not { Length: > 0 }) return null;
+        return value;
+    }
 
     public async Task<(ReadOnlyMemory<byte>? Value, string? Version)> GetVersionedAsync(string key, CancellationToken cancellation = default)
     {
         var (value, version) = await inner.GetVersionedAsync(key, cancellation);
-        return value is { Length: > 0 } v ? (v, version) : (null, null);
+        if (value is not { Length: > 0 }) return (null, null);
+        return (value, version);
     }
 
     public Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellation = default) => inner.SetAsync(key, value, cancellation);

@@ -85,7 +85,9 @@ public sealed class ServiceHost<TMarker> : WebApplicationFactory<TMarker>, IServ
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             var text = formatter(state, exception);
-            if (exception is not null) text += $" ({exception.GetType().Name}: {exception.Message.ReplaceLineEndings(" ")})";
+            if (exception is not null)
+                text += $" ({exception.GetType().Name}: {exception.Message.ReplaceLineEndings(" ")}" +
+                        $" at {string.Join(" < ", (exception.StackTrace ?? "").Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("at WaveMesh", StringComparison.Ordinal)).Take(4))})";
             sink.Add($"{DateTime.UtcNow:HH:mm:ss.fff} [{host}] {logLevel} {category.Split('.').Last()}: {text}");
         }
     }
