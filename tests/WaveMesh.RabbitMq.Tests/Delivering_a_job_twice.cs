@@ -24,7 +24,13 @@ public sealed class Delivering_a_job_twice(ITestOutputHelper output) : IAsyncLif
         // The very same message (same id) twice at once: with one slot and a prefetch of one each, the copies go to both workers.
         await Task.WhenAll(deployment.Events.PublishAsync(job), deployment.Events.PublishAsync(job));
         var first = await deployment.Events.WaitForAsync<TargetEvaluated>(e => e.JobKey == job.Key, TimeSpan.FromMinutes(1), "the job's result");
-        await Task.Delay(TimeSpan.FromSeconds(3));   // room for a second execution to show up
+        // Both copies were delivered and acknowledged (the broker's counters lag by a few seconds)...
+        var queue = $"{deployment.Prefix}-{StageNames.Evaluate}";
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while ((await Servers.QueueStatsAsync(queue)).Acknowledged < 2 && DateTime.UtcNow < until) await Task.Delay(500);
+        var (published, delivered, acknowledged) = await Servers.QueueStatsAsync(queue);
+        Assert.True(published >= 2 && delivered >= 2 && acknowledged >= 2, $"evaluate queue: {published} published, {delivered} delivered, {acknowledged} acknowledged");
+        await Task.Delay(TimeSpan.FromSeconds(1));   // ...and a second execution had time to show up
 
         Assert.False(first.Stats.Cached);
         Assert.Single(Results(), e => !e.Stats.Cached);

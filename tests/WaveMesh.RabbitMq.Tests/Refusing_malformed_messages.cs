@@ -40,7 +40,7 @@ public sealed class Refusing_malformed_messages(ITestOutputHelper output) : IAsy
         Assert.False(evaluated.Stats.Cached);
         Assert.Equal(10_000, evaluated.Examples);
         Assert.InRange(evaluated.Accuracy, 0.2, 1);
-        Assert.Empty(deployment.Events.All<StageFailed>().Where(f => f.RunId == job.RunId));
+        Assert.DoesNotContain(deployment.Events.All<StageFailed>(), f => f.RunId == job.RunId);
         Assert.Empty(await Servers.GetMessagesAsync($"{queue}_error", 10));   // nothing else went to the error queue
     }
 

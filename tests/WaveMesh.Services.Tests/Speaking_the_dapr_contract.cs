@@ -116,6 +116,18 @@ public sealed class Speaking_the_dapr_contract(ITestOutputHelper output) : IAsyn
         Assert.Equal(HttpStatusCode.OK, health.StatusCode); // the probes are not sidecar-facing
     }
 
+    [Fact(Skip = "bug: a job message missing its fields deserializes with nulls, is acknowledged SUCCESS and run until StageFailed (ContractJson does not require constructor parameters)")]
+    public async Task A_job_message_missing_its_fields_is_dropped_not_run()
+    {
+        // A CloudEvent whose data is an object, but not an EvaluateModel: no model digest, no data set, no subject.
+        const string emptyJob = """{"specversion":"1.0","id":"x","source":"t","type":"t","datacontenttype":"application/json","data":{}}""";
+
+        using var delivery = await Http.SendAsync(Request(HttpMethod.Post, byApp["evaluator"], "dapr/jobs.evaluate", Mesh.AppApiToken, emptyJob));
+
+        Assert.Equal(HttpStatusCode.OK, delivery.StatusCode);
+        Assert.Equal("DROP", JsonDocument.Parse(await delivery.Content.ReadAsStringAsync()).RootElement.GetProperty("status").GetString());
+    }
+
     [Fact]
     public async Task A_sidecar_holding_another_app_token_cannot_even_read_the_subscriptions()
     {

@@ -40,7 +40,9 @@ export function renderLoss(container, run, { selection, manual, onToggle, onAuto
 
   const chartBox = el('div', { class: 'chart-box' });
   const list = el('ul', { class: 'series-list', 'aria-label': 'Training jobs' });
-  for (const j of jobs) {
+  // Newest activity first: running jobs, then the ones that finished last.
+  const recency = j => (j.status === 'running' ? Infinity : Date.parse(j.ended_at ?? j.started_at ?? '') || 0);
+  for (const j of [...jobs].sort((a, b) => recency(b) - recency(a))) {
     const on = colors.has(j.job_key);
     const last = j.loss?.length ? j.loss[j.loss.length - 1] : null;
     list.append(el('li', {},
@@ -180,24 +182,31 @@ export function accuracyPoints(run) {
   return points;
 }
 
+/**
+ * Accuracy against size: x = parameters (log), one series per method. Two panels share the x axis: trained models
+ * above (filled markers, on a range that shows their differences) and the same models at initialisation below
+ * (hollow markers, 0-100%), where WAVE and the baselines differ most. The teacher is a dashed line in both.
+ */
 export function renderAccuracy(container, run, { onSelect }) {
   const points = accuracyPoints(run);
   const teacherEval = (run.jobs ?? []).find(j => j.stage === 'evaluate' && j.phase === 'teacher' && j.results?.accuracy !== undefined && j.results?.accuracy !== null);
+  const teacherAcc = teacherEval?.results.accuracy ?? null;
   const teacherTrain = (run.jobs ?? []).find(j => j.stage === 'finetune' && j.method === 'teacher' && j.results?.parameters);
   const methods = [...new Set(points.map(p => p.method))].sort((a, b) => rank(a) - rank(b));
 
-  const swatch = c => svg('svg', { width: 22, height: 10, 'aria-hidden': 'true' },
-    svg('line', { x1: 1, x2: 21, y1: 5, y2: 5, stroke: c, 'stroke-width': 2 }), svg('circle', { cx: 11, cy: 5, r: 3.5, fill: c }));
+  const swatch = (c, hollow) => svg('svg', { width: 22, height: 10, 'aria-hidden': 'true' },
+    svg('line', { x1: 1, x2: 21, y1: 5, y2: 5, stroke: c, 'stroke-width': 2 }),
+    svg('circle', { cx: 11, cy: 5, r: 3.5, fill: hollow ? '#fff' : c, stroke: c, 'stroke-width': 1.5 }));
   const legend = el('div', { class: 'legend chart-legend' },
     methods.map(m => el('span', { class: 'legend-item', 'data-method': m }, swatch(methodColor(m)), methodLabel(m))),
-    el('span', { class: 'legend-item muted' }, svg('svg', { width: 10, height: 10, 'aria-hidden': 'true' }, svg('circle', { cx: 5, cy: 5, r: 4, fill: '#6b7480' })), 'after training'),
-    el('span', { class: 'legend-item muted' }, svg('svg', { width: 10, height: 10, 'aria-hidden': 'true' }, svg('circle', { cx: 5, cy: 5, r: 3.6, fill: '#fff', stroke: '#6b7480', 'stroke-width': 1.5 })), 'at initialisation'),
-    teacherEval ? el('span', { class: 'legend-item muted' }, svg('svg', { width: 22, height: 10, 'aria-hidden': 'true' }, svg('line', { x1: 1, x2: 21, y1: 5, y2: 5, class: 'teacher-line' })), 'teacher') : null);
+    teacherAcc !== null ? el('span', { class: 'legend-item muted' }, svg('svg', { width: 22, height: 10, 'aria-hidden': 'true' },
+      svg('line', { x1: 1, x2: 21, y1: 5, y2: 5, class: 'teacher-line' })), 'teacher') : null,
+    el('span', { class: 'legend-item muted' }, 'filled: trained · hollow: at initialisation'));
 
   const box = el('div', { class: 'chart-box' });
   container.replaceChildren(legend, box);
-  const width = Math.max(320, box.clientWidth || 460), height = 300;
-  const m = { l: 52, r: 16, t: 26, b: 40 };
+  const width = Math.max(320, box.clientWidth || 460), height = 356;
+  const m = { l: 64, r: 16, t: 24, b: 40 };
   const root = svg('svg', { class: 'chart', id: 'accuracy-chart', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'Accuracy against model size' });
   box.append(root);
   if (!points.length) {
@@ -206,69 +215,108 @@ export function renderAccuracy(container, run, { onSelect }) {
     return;
   }
 
+  // x: parameters, log scale, with room around the extreme sizes.
   const allParams = points.map(p => p.parameters).concat(teacherTrain ? [teacherTrain.results.parameters] : []);
-  let pmin = Math.min(...allParams), pmax = Math.max(...allParams);
-  pmin /= 1.45; pmax *= 1.45;
-  const accs = points.map(p => p.accuracy).concat(teacherEval ? [teacherEval.results.accuracy] : []);
-  const yt = niceTicks(Math.max(0, Math.floor(Math.min(...accs) * 10 - 0.2) / 10), Math.min(1, Math.ceil(Math.max(...accs) * 20 + 0.2) / 20), 5);
-  const x = logScale(pmin, pmax, m.l, width - m.r), y = linearScale(yt.lo, yt.hi, height - m.b, m.t);
+  const pmin = Math.min(...allParams) / 1.5, pmax = Math.max(...allParams) * 1.5;
+  const x = logScale(pmin, pmax, m.l, width - m.r);
   let xt = logTicks(pmin, pmax);
   if (xt.length > 9) xt = xt.filter(v => String(v)[0] === '1' || String(v)[0] === '5');
-  axes(root, { width, height, m, xTicks: xt.map(v => [x(v), fmtCompact(v)]), yTicks: yt.ticks.map(v => [y(v), `${Math.round(v * 100)}%`]),
-    xLabel: 'parameters (log scale)', yLabel: 'test accuracy' });
+  // Methods at the same size are drawn a few pixels apart so that none hides another.
+  const dodge = new Map(methods.map((mm, i) => [mm, (i - (methods.length - 1) / 2) * 9]));
+  const px = p => x(p.parameters) + (dodge.get(p.method) ?? 0);
+
+  // Two panels.
+  const gap = 30, plotH = height - m.t - m.b - gap;
+  const finals = points.filter(p => p.phase === 'final'), inits = points.filter(p => p.phase === 'init');
+  const topH = inits.length ? Math.round(plotH * 0.58) : plotH + gap;
+  const topAccs = finals.map(p => p.accuracy).concat(teacherAcc !== null ? [teacherAcc] : []);
+  const yt = topAccs.length
+    ? niceTicks(Math.max(0, Math.min(...topAccs) - 0.01), Math.min(1, Math.max(...topAccs) + 0.008), 4)
+    : niceTicks(0, 1, 4);
+  const yTop = linearScale(yt.lo, yt.hi, m.t + topH, m.t);
+  const bTop = m.t + topH + gap, bBottom = height - m.b;
+  const bt = niceTicks(0, 1, 2);
+  const yBottom = linearScale(0, 1, bBottom, bTop);
+
+  const g = svg('g', { class: 'axes' });
+  const pct = v => `${+(v * 100).toFixed(yt.step < 0.01 ? 1 : 0)}%`;
+  const yAxis = (ticks, scale, fmt) => ticks.forEach(v => {
+    g.append(svg('line', { class: 'grid', x1: m.l, x2: width - m.r, y1: scale(v), y2: scale(v) }));
+    g.append(svg('text', { class: 'tick', x: m.l - 7, y: scale(v) + 3.5, 'text-anchor': 'end' }, fmt(v)));
+  });
+  yAxis(yt.ticks, yTop, pct);
+  if (inits.length) yAxis(bt.ticks, yBottom, v => `${Math.round(v * 100)}%`);
+  for (const v of xt) {
+    g.append(svg('line', { class: 'tick-mark', x1: x(v), x2: x(v), y1: bBottom, y2: bBottom + 4 }));
+    g.append(svg('text', { class: 'tick', x: x(v), y: bBottom + 16, 'text-anchor': 'middle' }, fmtCompact(v)));
+  }
+  g.append(svg('line', { class: 'axis', x1: m.l, x2: width - m.r, y1: bBottom, y2: bBottom }));
+  if (inits.length) g.append(svg('line', { class: 'axis', x1: m.l, x2: width - m.r, y1: m.t + topH, y2: m.t + topH }));
+  g.append(svg('text', { class: 'axis-label', x: (m.l + width - m.r) / 2, y: height - 4, 'text-anchor': 'middle' }, 'parameters (log scale)'));
+  // Each panel says what it shows along its own y axis.
+  const vlabel = (text, top, bottom, x, cls) => g.append(svg('text', { class: cls, x: 0, y: 0, transform: `translate(${x} ${(top + bottom) / 2}) rotate(-90)`, 'text-anchor': 'middle' }, text));
+  vlabel('test accuracy', m.t, bBottom, 11, 'axis-label');
+  if (inits.length) {
+    vlabel('trained', m.t, m.t + topH, 25, 'panel-title');
+    vlabel('at initialisation', bTop, bBottom, 25, 'panel-title');
+  }
+  root.append(g);
 
   // Target names along the top, at their sizes.
   const targets = [...new Map(points.map(p => [p.target, p.parameters])).entries()].sort((a, b) => a[1] - b[1]);
   let lastX = -Infinity;
   for (const [t, p] of targets) {
-    const px = x(p);
-    root.append(svg('line', { class: 'target-rule', x1: px, x2: px, y1: m.t, y2: height - m.b }));
-    if (px - lastX > 62) {
-      root.append(svg('text', { class: 'target-label', x: px, y: m.t - 8, 'text-anchor': 'middle' }, t));
-      lastX = px;
+    const tx = x(p);
+    root.append(svg('line', { class: 'target-rule', x1: tx, x2: tx, y1: m.t, y2: bBottom }));
+    if (tx - lastX > 62) {
+      root.append(svg('text', { class: 'target-label', x: tx, y: m.t - 8, 'text-anchor': 'middle' }, t));
+      lastX = tx;
     }
   }
 
-  if (teacherEval) {
-    const ty = y(teacherEval.results.accuracy);
-    root.append(svg('line', { class: 'teacher-line', x1: m.l, x2: width - m.r, y1: ty, y2: ty,
-      'data-tip': `Teacher ${run.teacher}\ntest accuracy ${fmtPct(teacherEval.results.accuracy)}` }));
-    root.append(svg('text', { class: 'teacher-label', x: m.l + 6, y: ty - 5 }, `teacher ${fmtPct(teacherEval.results.accuracy, 1)}`));
+  if (teacherAcc !== null) {
+    const tip = `Teacher ${run.teacher}\ntest accuracy ${fmtPct(teacherAcc)}`;
+    const panels = inits.length ? [[yTop, true], [yBottom, false]] : [[yTop, true]];
+    for (const [scale, labelled] of panels) {
+      const ty = scale(teacherAcc);
+      root.append(svg('line', { class: 'teacher-line', x1: m.l, x2: width - m.r, y1: ty, y2: ty, 'data-tip': tip }));
+      if (labelled) root.append(svg('text', { class: 'teacher-label', x: m.l + 6, y: ty - 5 }, `teacher ${fmtPct(teacherAcc, 1)}`));
+    }
     if (teacherTrain) {
-      const tx = x(teacherTrain.results.parameters);
+      const tx = x(teacherTrain.results.parameters), ty = yTop(teacherAcc);
       root.append(svg('path', {
         class: 'teacher-point', d: `M${tx},${ty - 6} L${tx + 6},${ty} L${tx},${ty + 6} L${tx - 6},${ty} z`,
-        'data-tip': `Teacher ${run.teacher}\n${fmtInt(teacherTrain.results.parameters)} parameters\ntest accuracy ${fmtPct(teacherEval.results.accuracy)}`,
+        'data-tip': `Teacher ${run.teacher}\n${fmtInt(teacherTrain.results.parameters)} parameters\ntest accuracy ${fmtPct(teacherAcc)}`,
       }));
     }
   }
 
-  const byKey = new Map(points.map(p => [`${p.method}|${p.target}|${p.phase}`, p]));
+  const scaleOf = p => (p.phase === 'final' ? yTop : yBottom);
   for (const method of methods) {
     const c = methodColor(method);
     for (const phase of ['init', 'final']) {
       const ps = points.filter(p => p.method === method && p.phase === phase).sort((a, b) => a.parameters - b.parameters);
       if (ps.length > 1)
-        root.append(svg('path', { class: `acc-line ${phase}`, stroke: c, d: path(ps.map(p => [x(p.parameters), y(p.accuracy)])), 'data-method': method }));
+        root.append(svg('path', { class: `acc-line ${phase}`, stroke: c, d: path(ps.map(p => [px(p), scaleOf(p)(p.accuracy)])), 'data-method': method }));
     }
   }
-  // Hollow init markers under filled final ones.
-  for (const phase of ['init', 'final'])
-    for (const p of points.filter(q => q.phase === phase).sort((a, b) => rank(a.method) - rank(b.method))) {
-      const c = methodColor(p.method);
-      const other = byKey.get(`${p.method}|${p.target}|${phase === 'init' ? 'final' : 'init'}`);
-      const tip = [`${methodLabel(p.method)} · ${p.target}`, `${fmtInt(p.parameters)} parameters (${fmtParams(p.parameters)})`,
-        `${phase === 'final' ? 'after training' : 'at initialisation'}: ${fmtPct(p.accuracy)}`,
-        other ? `${other.phase === 'final' ? 'after training' : 'at initialisation'}: ${fmtPct(other.accuracy)}` : null,
-        teacherEval ? `teacher: ${fmtPct(teacherEval.results.accuracy)}` : null].filter(Boolean).join('\n');
-      root.append(svg('circle', {
-        class: `point ${phase}`, cx: x(p.parameters), cy: y(p.accuracy), r: phase === 'final' ? 5 : 4.5,
-        fill: phase === 'final' ? c : '#fff', stroke: phase === 'final' ? '#fff' : c,
-        'data-method': p.method, 'data-phase': p.phase, 'data-target': p.target, 'data-accuracy': p.accuracy.toFixed(4),
-        'data-tip': tip, tabindex: 0, role: 'button', 'aria-label': tip.replaceAll('\n', ', '),
-        onclick: () => onSelect?.(p.job.job_key),
-      }));
-    }
+  const byKey = new Map(points.map(p => [`${p.method}|${p.target}|${p.phase}`, p]));
+  for (const p of [...points].sort((a, b) => rank(a.method) - rank(b.method))) {
+    const c = methodColor(p.method);
+    const other = byKey.get(`${p.method}|${p.target}|${p.phase === 'init' ? 'final' : 'init'}`);
+    const fin = p.phase === 'final' ? p : other, ini = p.phase === 'init' ? p : other;
+    const tip = [`${methodLabel(p.method)} · ${p.target}`, `${fmtInt(p.parameters)} parameters (${fmtParams(p.parameters)})`,
+      fin ? `after training: ${fmtPct(fin.accuracy)}` : 'after training: not evaluated yet',
+      ini ? `at initialisation: ${fmtPct(ini.accuracy)}` : null,
+      teacherAcc !== null ? `teacher: ${fmtPct(teacherAcc)}` : null].filter(Boolean).join('\n');
+    root.append(svg('circle', {
+      class: `point ${p.phase}`, cx: px(p), cy: scaleOf(p)(p.accuracy), r: p.phase === 'final' ? 5 : 4.5,
+      fill: p.phase === 'final' ? c : '#fff', stroke: p.phase === 'final' ? '#fff' : c,
+      'data-method': p.method, 'data-phase': p.phase, 'data-target': p.target, 'data-accuracy': p.accuracy.toFixed(4),
+      'data-tip': tip, tabindex: 0, role: 'button', 'aria-label': tip.replaceAll('\n', ', '),
+      onclick: () => onSelect?.(p.job.job_key),
+    }));
+  }
 }
 
 function rank(method) {

@@ -127,7 +127,12 @@ export function renderGraph(container, run, options) {
       svg('tspan', { class: 'lane-target' }, target),
       params ? svg('tspan', { class: 'lane-params', dx: 8 }, `${fmtParams(params)} parameters`) : null);
     lanesLayer.append(head);
+    const stage1Failed = model.distill.length > 0 && model.distill.every(d => d.status === 'failed');
     rows.forEach(([method, r], i) => {
+      // What a job that was never asked for waits for, or why it will not run.
+      const blocked = method === 'wave' && (stage1Failed || r.scalers?.status === 'failed') ? 'not run: upstream failed'
+        : r.finetune?.status === 'failed' ? 'not run' : null;
+      const waiting = text => blocked ?? (ended ? 'not run' : text);
       const ry = ly + LANE_HEAD + i * ROW_H + (ROW_H - NODE_H) / 2 - 2;
       const mid = ry + NODE_H / 2;
       const sBox = { x: cScalers.x, y: ry, w: cScalers.w, h: NODE_H };
@@ -137,7 +142,7 @@ export function renderGraph(container, run, options) {
         const from = distillBoxes[0];
         if (from) edges.append(bus(from.x + from.w, from.y + NODE_H / 2, cScalers.x - GAP / 2, sBox.x, mid, !r.scalers));
         if (r.scalers) jobNode(ctx, sBox, r.scalers, 'Scalers', scalersSub(r.scalers));
-        else ghostNode(ctx, sBox, 'Scalers', ended ? 'not run' : 'after stage 1');
+        else ghostNode(ctx, sBox, 'Scalers', stage1Failed ? 'not run: stage 1 failed' : waiting('after stage 1'));
         edges.append(svg('path', { class: `edge${r.finetune ? '' : ' pending'}`, d: `M${sBox.x + sBox.w},${mid} H${fBox.x}`, 'marker-end': 'url(#arrow)' }));
       } else {
         nodes.append(svg('text', { x: sBox.x + sBox.w - 4, y: mid + 4, class: 'init-note', 'text-anchor': 'end' },
@@ -146,13 +151,13 @@ export function renderGraph(container, run, options) {
       }
       const title = ['Fine-tune · ', { text: methodLabel(method), color: methodColor(method) }];
       if (r.finetune) jobNode(ctx, fBox, r.finetune, title, trainingSub(r.finetune));
-      else ghostNode(ctx, fBox, title, ended ? 'not run' : 'waits for scalers');
+      else ghostNode(ctx, fBox, title, waiting('waits for scalers'));
       edges.append(svg('path', { class: `edge${r.init || r.final ? '' : ' pending'}`, d: `M${fBox.x + fBox.w},${mid} H${eBox.x}`, 'marker-end': 'url(#arrow)' }));
       const half = (eBox.w - 6) / 2;
       for (const [phase, hx] of [['init', eBox.x], ['final', eBox.x + half + 6]]) {
         const box = { x: hx, y: ry, w: half, h: NODE_H };
         if (r[phase]) jobNode(ctx, box, r[phase], phase, evalSub(r[phase]), { compact: true });
-        else ghostNode(ctx, box, phase, ended ? 'not run' : 'after training', { compact: true });
+        else ghostNode(ctx, box, phase, waiting('after training'), { compact: true });
       }
     });
     ly += laneH + LANE_GAP;
@@ -303,7 +308,7 @@ function jobNode(ctx, box, job, title, sub, { compact = false } = {}) {
 }
 
 function ghostNode(ctx, box, title, sub, { compact = false } = {}) {
-  const g = svg('g', { class: 'node ghost', 'data-tip': `${Array.isArray(title) ? title.map(p => p.text ?? p).join('') : title}\nnot asked for yet` });
+  const g = svg('g', { class: 'node ghost', 'data-tip': `${Array.isArray(title) ? title.map(p => p.text ?? p).join('') : title}\nnot asked for yet: ${sub}` });
   g.append(svg('rect', { class: 'node-box', x: box.x, y: box.y, width: box.w, height: box.h, rx: 7 }));
   const tx = box.x + (compact ? 10 : 14), maxW = box.x + box.w - tx - 6;
   g.append(titleText(tx, box.y + 16, Array.isArray(title) ? title.map(p => (typeof p === 'string' ? p : p.text)).join('') : title, maxW));

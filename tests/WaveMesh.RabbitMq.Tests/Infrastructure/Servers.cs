@@ -89,11 +89,27 @@ public static class Servers
         Assert.Fail($"RabbitMQ did not come back at {RabbitMqAddress} within {timeout.TotalSeconds:F0} s");
     }
 
-    /// <summary>How long the broker node has been up.</summary>
+    /// <summary>How long the broker node has been up (a node that has just started reports it after a few seconds).</summary>
     public static async Task<TimeSpan> BrokerUptimeAsync()
     {
-        using var doc = JsonDocument.Parse(await Management.GetStringAsync("nodes?columns=name,uptime"));
-        return TimeSpan.FromMilliseconds(doc.RootElement.EnumerateArray().First().GetProperty("uptime").GetInt64());
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            using var doc = JsonDocument.Parse(await Management.GetStringAsync("nodes?columns=name,uptime"));
+            if (doc.RootElement.EnumerateArray().FirstOrDefault() is { ValueKind: JsonValueKind.Object } node
+                && node.TryGetProperty("uptime", out var uptime) && uptime.ValueKind == JsonValueKind.Number)
+                return TimeSpan.FromMilliseconds(uptime.GetInt64());
+            if (DateTime.UtcNow > until) throw new TimeoutException("the RabbitMQ management API reports no node uptime");
+            await Task.Delay(500);
+        }
+    }
+
+    /// <summary>Messages published to, delivered from and acknowledged on a queue so far (the broker refreshes these every few seconds).</summary>
+    public static async Task<(long Published, long Delivered, long Acknowledged)> QueueStatsAsync(string queue)
+    {
+        using var doc = JsonDocument.Parse(await Management.GetStringAsync($"queues/%2F/{Uri.EscapeDataString(queue)}"));
+        if (!doc.RootElement.TryGetProperty("message_stats", out var stats)) return (0, 0, 0);
+        return (Count(stats, "publish"), Count(stats, "deliver_get"), Count(stats, "ack"));
     }
 
     // ---- RabbitMQ management API -------------------------------------------------------------------------------

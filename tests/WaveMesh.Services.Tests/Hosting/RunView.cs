@@ -53,9 +53,18 @@ public sealed class RunView(JsonElement json)
         {
             if (TryGet(Json, "branches", out var b) && b.ValueKind == JsonValueKind.Array)
                 return b.EnumerateArray().Select(x => (Text(x, "target") ?? "", Text(x, "method") ?? "", Number(x, "accuracy_at_init"), Number(x, "accuracy_final"))).ToList();
-            return [];
+            // A ledger of jobs: the evaluations of each (target, method), by phase.
+            return Jobs.Where(j => Text(j, "stage") == "evaluate" && Text(j, "phase") is "init" or "final" && Text(j, "target") is not null)
+                .GroupBy(j => (Target: Text(j, "target")!, Method: Text(j, "method") ?? ""))
+                .Select(g => (g.Key.Target, g.Key.Method, Accuracy(g, "init"), Accuracy(g, "final")))
+                .ToList();
         }
     }
+
+    static double? Accuracy(IEnumerable<JsonElement> jobs, string phase) =>
+        jobs.Where(j => Text(j, "phase") == phase && TryGet(j, "results", out var r) && r.ValueKind == JsonValueKind.Object)
+            .Select(j => { TryGet(j, "results", out var r); return Number(r, "accuracy"); })
+            .FirstOrDefault(a => a is not null);
 
     static double? Number(JsonElement e, string name) => TryGet(e, name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
 
