@@ -185,10 +185,13 @@ public sealed class RunLedger
             case StageProgress p:
             {
                 var entry = EntryFor(run, p.JobKey, p.Stage);
-                if (JobStatus.IsFinal(entry.Status)) return (run, entry);
                 if (entry.Description.Length == 0) entry.Description = p.Description;
-                entry.Status = JobStatus.Running;
-                entry.Worker = p.Worker;
+                // Late progress still adds to the curve, but never moves a finished job back to running.
+                if (!JobStatus.IsFinal(entry.Status))
+                {
+                    entry.Status = JobStatus.Running;
+                    entry.Worker = p.Worker;
+                }
                 entry.StartedAt ??= p.CreatedAt - TimeSpan.FromSeconds(p.ElapsedSeconds);
                 // Progress may arrive out of order: keep the furthest.
                 if (entry.Progress is null || p.Step >= entry.Progress.Step)

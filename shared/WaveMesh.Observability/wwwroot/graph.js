@@ -222,13 +222,17 @@ function scalersSub(j) {
 
 function trainingSub(j, queuedText) {
   if (j.status === 'succeeded' || j.status === 'cached') {
-    const curve = j.results?.curve;
-    const last = curve?.length ? curve[curve.length - 1].accuracy : null;
+    const took = durationOf(j);
     return [j.status === 'cached' ? 'cached' : null, j.results?.parameters ? `${fmtParams(j.results.parameters)} params` : null,
-      last !== null && last !== undefined ? `acc ${fmtPct(last, 1)}` : null].filter(Boolean).join(' · ');
+      j.status !== 'cached' && took !== null ? fmtDuration(took) : null].filter(Boolean).join(' · ');
   }
   if (j.status === 'queued' && queuedText) return queuedText;
   return statusSub(j);
+}
+
+function durationOf(j) {
+  const s = parseTime(j.started_at), e = parseTime(j.ended_at);
+  return s !== null && e !== null ? (e - s) / 1000 : null;
 }
 
 function evalSub(j) {

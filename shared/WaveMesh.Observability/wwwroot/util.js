@@ -236,18 +236,27 @@ let tipOwner = null;
 /** One tooltip for the page: any element (HTML or SVG) with data-tip shows it on hover; \n breaks lines. */
 export function installTooltips(element) {
   tip = element;
-  document.addEventListener('pointermove', e => {
-    const target = e.target instanceof Element ? e.target.closest('[data-tip]') : null;
-    if (target) {
-      tipOwner = target;
-      showTip(target.getAttribute('data-tip'), e.clientX, e.clientY);
+  let last = null;
+  const update = (target, x, y) => {
+    const owner = target instanceof Element ? target.closest('[data-tip]') : null;
+    if (owner) {
+      tipOwner = owner;
+      showTip(owner.getAttribute('data-tip'), x, y);
     } else if (tipOwner) {
       tipOwner = null;
       hideTip();
     }
+  };
+  document.addEventListener('pointermove', e => {
+    last = { x: e.clientX, y: e.clientY };
+    update(e.target, e.clientX, e.clientY);
   });
-  document.addEventListener('pointerleave', () => hideTip());
-  document.addEventListener('scroll', () => hideTip(), true);
+  document.documentElement.addEventListener('pointerleave', () => { last = null; tipOwner = null; hideTip(); });
+  // When the page scrolls under a still pointer, show what is under it now.
+  document.addEventListener('scroll', () => {
+    if (last) update(document.elementFromPoint(last.x, last.y), last.x, last.y);
+    else hideTip();
+  }, true);
 }
 
 export function showTip(text, x, y) {
