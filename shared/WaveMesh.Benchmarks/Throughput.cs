@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using TorchSharp;
 using WaveMesh.Data;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
@@ -44,6 +45,8 @@ public static class Throughput
         var loader = new BatchLoader(train, schedule.BatchSize, shuffle: true, seed: 0, normalization, device, dropLast: true);
         BatchLoss ce = (logits, labels, _, _) => Losses.CrossEntropy(logits, labels);
 
+        rows.Add(Row("reference: a plain TorchSharp ViT (nn modules, TorchSharp AdamW)", plain, Reference(plain, loader, device, steps), peak));
+
         var vit = VisionTransformer.Create(plain, 0, device);
         rows.Add(Row("stage 3 (plain ViT, AdamW)", plain, Trainer.Run("plain", vit, Trainer.DecayGroups(vit, 0.05), loader, schedule, ce), peak));
 
@@ -58,6 +61,31 @@ public static class Throughput
         rows.Add(Row("stage 2 (templated target, scalers only)", target,
             Trainer.Run("stage2", targetModel, [new ParameterGroup(scalers.parameters().ToList(), 0)], loader, schedule, ce), peak));
         return rows;
+    }
+
+    /// <summary>The baseline loop: the quick module-based ViT with TorchSharp's own AdamW, on the same batches.</summary>
+    static TrainResult Reference(VitSpec s, BatchLoader loader, Device device, int steps)
+    {
+        using var model = new ReferenceVit(s.Channels, s.ImageSize, s.PatchSize, s.Depth, s.Width, s.Heads, s.Classes);
+        model.to(device);
+        using var optimizer = optim.AdamW(model.parameters(), 1e-4, weight_decay: 0.05);
+        var clock = Stopwatch.StartNew();
+        double warm = 0;
+        long examples = 0;
+        int step = 0;
+        foreach (var batch in loader.Epoch(0))
+        {
+            using var owned = batch;
+            using (NewDisposeScope())
+            {
+                optimizer.zero_grad();
+                nn.functional.cross_entropy(model.forward(batch.Inputs), batch.Labels).backward();
+                optimizer.step();
+            }
+            if (++step == 1) warm = clock.Elapsed.TotalSeconds; else examples += batch.Count;
+            if (step >= steps) break;
+        }
+        return new TrainResult(step, double.NaN, examples / Math.Max(1e-9, clock.Elapsed.TotalSeconds - warm), clock.Elapsed, false);
     }
 
     static ThroughputRow Row(string loop, VitSpec spec, TrainResult r, double peak)
