@@ -16,13 +16,16 @@ public sealed class DaprKeyValueStore(DaprClient dapr, IOptions<DaprOptions> opt
     public async Task<ReadOnlyMemory<byte>?> GetAsync(string key, CancellationToken cancellation = default)
     {
         var bytes = await dapr.GetByteStateAsync(store, key, cancellationToken: cancellation);
-        return bytes.Length == 0 ? null : bytes;
+        // Not a conditional expression: null would convert to an empty ReadOnlyMemory, not to a missing value.
+        if (bytes.Length == 0) return null;
+        return bytes;
     }
 
     public async Task<(ReadOnlyMemory<byte>? Value, string? Version)> GetVersionedAsync(string key, CancellationToken cancellation = default)
     {
         var (bytes, etag) = await dapr.GetByteStateAndETagAsync(store, key, cancellationToken: cancellation);
-        return bytes.Length == 0 ? (null, null) : (bytes, etag);
+        if (bytes.Length == 0) return (null, null);
+        return (bytes, etag);
     }
 
     public Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellation = default) =>

@@ -42,7 +42,7 @@ public sealed class EventConsumer<TEvent>(IEventHandler handler) : IConsumer<TEv
 /// A message the receive pipeline could not even read (malformed JSON, an unknown shape) has been moved to the error
 /// queue by MassTransit; this publishes a <see cref="StageFailed"/> saying so, so the failure is visible.
 /// </summary>
-public sealed class MalformedMessageReporter(IEventBus bus) : IReceiveObserver
+public sealed class MalformedMessageReporter(IEventBus bus, string queuePrefix) : IReceiveObserver
 {
     public Task PreReceive(ReceiveContext context) => Task.CompletedTask;
     public Task PostReceive(ReceiveContext context) => Task.CompletedTask;
@@ -52,7 +52,9 @@ public sealed class MalformedMessageReporter(IEventBus bus) : IReceiveObserver
     public Task ReceiveFault(ReceiveContext context, Exception exception)
     {
         var queue = context.InputAddress?.AbsolutePath.Trim('/') ?? "unknown queue";
+        // Queues are named <prefix>-<stage>; the event names the stage.
+        var stage = queue.StartsWith(queuePrefix + "-", StringComparison.Ordinal) ? queue[(queuePrefix.Length + 1)..] : queue;
         var reason = $"unreadable message on {queue} moved to the error queue: {exception.GetBaseException().Message.ReplaceLineEndings(" ")}";
-        return bus.PublishAsync(new StageFailed("", queue, "malformed message", reason, 1));
+        return bus.PublishAsync(new StageFailed("", stage, "malformed message", reason, 1));
     }
 }

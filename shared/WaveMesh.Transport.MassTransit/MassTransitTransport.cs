@@ -30,6 +30,13 @@ public static class MassTransitTransport
             .ToList();
         var eventConsumers = consumeEvents ? MessageTypes.Events.Select(t => typeof(EventConsumer<>).MakeGenericType(t)).ToList() : [];
 
+        // Start-up waits for the bus, so a service is ready only once its queues exist: a job published to a stage
+        // whose queue was never declared would be dropped by the broker.
+        services.Configure<MassTransitHostOptions>(o =>
+        {
+            o.WaitUntilStarted = true;
+            o.StartTimeout = TimeSpan.FromMinutes(2);
+        });
         services.AddMassTransit(x =>
         {
             foreach (var (_, consumer) in jobConsumers) x.AddConsumer(consumer);
@@ -37,7 +44,7 @@ public static class MassTransitTransport
             x.UsingRabbitMq((context, cfg) =>
             {
                 cfg.ConfigureBroker(options);
-                cfg.ConnectReceiveObserver(new MalformedMessageReporter(new LazyBus(context)));
+                cfg.ConnectReceiveObserver(new MalformedMessageReporter(new LazyBus(context), options.QueuePrefix));
                 foreach (var (stage, consumer) in jobConsumers)
                 {
                     cfg.ReceiveEndpoint(options.Queue(stage), e =>

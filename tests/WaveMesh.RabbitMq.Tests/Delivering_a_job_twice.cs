@@ -10,7 +10,10 @@ public sealed class Delivering_a_job_twice(ITestOutputHelper output) : IAsyncLif
     Deployment deployment = null!;
 
     public async Task InitializeAsync() => deployment = await Deployment.StartAsync(output);
-    public async Task DisposeAsync() => await deployment.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        if (deployment is not null) await deployment.DisposeAsync();
+    }
 
     [Fact]
     public async Task The_same_job_published_twice_to_two_workers_runs_once_and_later_copies_are_answered_from_the_store()

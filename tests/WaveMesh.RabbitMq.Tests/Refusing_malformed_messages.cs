@@ -10,7 +10,10 @@ public sealed class Refusing_malformed_messages(ITestOutputHelper output) : IAsy
     Deployment deployment = null!;
 
     public async Task InitializeAsync() => deployment = await Deployment.StartAsync(output);
-    public async Task DisposeAsync() => await deployment.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        if (deployment is not null) await deployment.DisposeAsync();
+    }
 
     [Fact]
     public async Task Moves_unreadable_bytes_to_the_error_queue_reports_StageFailed_and_keeps_taking_jobs()
@@ -39,7 +42,7 @@ public sealed class Refusing_malformed_messages(ITestOutputHelper output) : IAsy
         Assert.Equal("evaluator", evaluated.Stats.Worker);
         Assert.False(evaluated.Stats.Cached);
         Assert.Equal(10_000, evaluated.Examples);
-        Assert.InRange(evaluated.Accuracy, 0.2, 1);
+        Assert.InRange(evaluated.Accuracy, 0.3, 1);   // the teacher: well above chance
         Assert.DoesNotContain(deployment.Events.All<StageFailed>(), f => f.RunId == job.RunId);
         Assert.Empty(await Servers.GetMessagesAsync($"{queue}_error", 10));   // nothing else went to the error queue
     }

@@ -11,7 +11,10 @@ public sealed class Restarting_the_broker(ITestOutputHelper output) : IAsyncLife
     Deployment deployment = null!;
 
     public async Task InitializeAsync() => deployment = await Deployment.StartAsync(output);
-    public async Task DisposeAsync() => await deployment.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        if (deployment is not null) await deployment.DisposeAsync();
+    }
 
     [Fact]
     public async Task Services_reconnect_after_a_broker_restart_in_the_middle_of_a_run_and_the_run_completes()
@@ -31,6 +34,8 @@ public sealed class Restarting_the_broker(ITestOutputHelper output) : IAsyncLife
         Assert.True(await Servers.BrokerUptimeAsync() < restarted.Elapsed, "the broker was not restarted");
 
         var run = await deployment.WaitForRunAsync(runId, TimeSpan.FromMinutes(3));
+        var distilled = deployment.Events.All<TemplatesDistilled>().FirstOrDefault(t => t.RunId == runId);
+        deployment.Log($"the distillation's result was made at {distilled?.CreatedAt:HH:mm:ss.fff}");
 
         var events = deployment.Events.Events.Where(e => e.RunId == runId).ToList();
         Assert.True(run.Status == RunOutcome.Succeeded, $"run {run.Status}: {string.Join("; ", events.OfType<StageFailed>().Select(f => f.Reason))}");

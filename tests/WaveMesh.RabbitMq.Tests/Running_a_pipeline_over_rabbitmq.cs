@@ -13,7 +13,10 @@ public sealed class Running_a_pipeline_over_rabbitmq(ITestOutputHelper output) :
     Deployment deployment = null!;
 
     public async Task InitializeAsync() => deployment = await Deployment.StartAsync(output);
-    public async Task DisposeAsync() => await deployment.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        if (deployment is not null) await deployment.DisposeAsync();
+    }
 
     [Fact]
     public async Task Runs_the_tiny_pipeline_across_the_five_services_with_accuracies_on_every_branch()
@@ -55,7 +58,7 @@ public sealed class Running_a_pipeline_over_rabbitmq(ITestOutputHelper output) :
         var teacher = Assert.Single(events.OfType<TargetEvaluated>(), e => e.Subject == "teacher");
         Assert.Equal(ArtifactDigest.Of(new MemoryStream(TinyTeacher.Bytes)), teacher.ModelDigest);
         Assert.Equal(10_000, teacher.Examples);
-        Assert.InRange(teacher.Accuracy, 0.2, 1);   // a few steps of training: well above chance (10%)
+        Assert.InRange(teacher.Accuracy, 0.3, 1);   // 60 steps of training: well above chance (10%)
 
         // The artifacts the events name are in Redis and read back verified, through a store with an empty cache.
         var store = deployment.FreshStore();

@@ -11,7 +11,10 @@ public sealed class Sharing_jobs_between_workers(ITestOutputHelper output) : IAs
     Deployment deployment = null!;
 
     public async Task InitializeAsync() => deployment = await Deployment.StartAsync(output);
-    public async Task DisposeAsync() => await deployment.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        if (deployment is not null) await deployment.DisposeAsync();
+    }
 
     static readonly string[] Targets = ["1x16x1", "2x16x1", "1x32x2", "2x32x2", "1x48x3", "2x48x3"];
 

@@ -14,7 +14,10 @@ public sealed class Taking_over_from_a_killed_worker(ITestOutputHelper output) :
     Deployment deployment = null!;
 
     public async Task InitializeAsync() => deployment = await Deployment.StartAsync(output);
-    public async Task DisposeAsync() => await deployment.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        if (deployment is not null) await deployment.DisposeAsync();
+    }
 
     [Fact]
     public async Task Another_worker_completes_the_job_of_a_worker_killed_mid_job_without_duplicate_or_corrupt_artifacts()

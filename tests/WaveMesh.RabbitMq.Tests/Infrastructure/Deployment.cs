@@ -51,7 +51,12 @@ public sealed class Deployment : IAsyncDisposable
     public IConnectionMultiplexer Redis { get; }
     public EventObserver Events { get; }
     public LogSink Logs { get; } = new();
-    public TimeSpan UnclaimedAfter { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// Longer than any test: a job waiting in its queue behind busy workers is not published again (which would add
+    /// cached duplicates), and a lost message is not papered over. Jobs of killed workers are re-offered regardless,
+    /// once their lease expires.
+    /// </summary>
+    public TimeSpan UnclaimedAfter { get; init; } = TimeSpan.FromMinutes(5);
 
     public static RabbitMqOptions RabbitOptions(string prefix) => new()
     {
@@ -215,7 +220,7 @@ public sealed class Deployment : IAsyncDisposable
     {
         ScalersTrained t => t.Target.Slug,
         TargetFinetuned f => $"{f.Target.Slug}/{f.Method}",
-        TargetEvaluated v => v.Subject,
+        TargetEvaluated v => $"{v.Subject} accuracy {v.Accuracy:P1}",
         _ => "",
     };
 

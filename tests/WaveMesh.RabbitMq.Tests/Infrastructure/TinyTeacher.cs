@@ -10,7 +10,7 @@ namespace WaveMesh.RabbitMq.Tests.Infrastructure;
 /// </summary>
 public static class TinyTeacher
 {
-    public const int Steps = 20;
+    public const int Steps = 60;
     static readonly Lazy<byte[]> bytes = new(Make, LazyThreadSafetyMode.ExecutionAndPublication);
 
     public static byte[] Bytes => bytes.Value;
