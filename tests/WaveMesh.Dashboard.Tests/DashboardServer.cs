@@ -23,10 +23,11 @@ public sealed class DashboardServer : IAsyncDisposable
     /// <summary>The base address, e.g. http://127.0.0.1:41234/.</summary>
     public string Url => app.Urls.First().TrimEnd('/') + "/";
 
-    public static async Task<DashboardServer> StartAsync(RunLedger ledger)
+    /// <summary>Serves <paramref name="ledger"/> on 127.0.0.1, on a free port unless <paramref name="port"/> is given.</summary>
+    public static async Task<DashboardServer> StartAsync(RunLedger ledger, int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Logging.ClearProviders();
         // Open event streams end when the browser closes; never wait long for them.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));

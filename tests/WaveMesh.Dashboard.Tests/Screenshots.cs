@@ -8,7 +8,7 @@ public static class Screenshots
     public static string ArtifactsDirectory => Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "artifacts")).FullName;
 
     /// <summary>Copies a screenshot taken into <see cref="ArtifactsDirectory"/> to TestResults/ and, with WAVEMESH_UPDATE_SCREENSHOT=1, to docs/images/.</summary>
-    public static IReadOnlyList<string> Publish(string file)
+    public static IReadOnlyList<string> Publish(string file, bool toDocs = true)
     {
         var written = new List<string> { file };
         var name = Path.GetFileName(file);
@@ -18,7 +18,7 @@ public static class Screenshots
             File.Copy(file, Path.Combine(results, name), overwrite: true);
             written.Add(Path.Combine(results, name));
         }
-        if (Environment.GetEnvironmentVariable(UpdateVariable) == "1" && Find("WaveMesh.sln") is { } root)
+        if (toDocs && Environment.GetEnvironmentVariable(UpdateVariable) == "1" && Find("WaveMesh.sln") is { } root)
         {
             var docs = Directory.CreateDirectory(Path.Combine(root, "docs", "images")).FullName;
             File.Copy(file, Path.Combine(docs, name), overwrite: true);

@@ -1,5 +1,6 @@
 using Microsoft.Playwright;
 using WaveMesh.Observability;
+using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
 
@@ -150,6 +151,7 @@ public sealed class Watching_runs_on_the_dashboard(Chromium chromium, ITestOutpu
         await Expect(failure).ToContainTextAsync("Fine-tune · L8 D192 H6 · scratch");
         await Expect(Node(page, scenario.FailedFinetune.Key)).ToHaveAttributeAsync("data-status", "failed");
         await Expect(page.Locator("#failure-count")).ToHaveTextAsync("1");
+        await Expect(failure).ToContainTextAsync("stopped at step 212 of 600, loss NaN");
 
         await failure.ClickAsync();
         await Expect(page.Locator("#drawer")).ToBeVisibleAsync();
@@ -173,7 +175,7 @@ public sealed class Watching_runs_on_the_dashboard(Chromium chromium, ITestOutpu
         await Expect(drawer.Locator("h2")).ToHaveTextAsync("Evaluate · L4 D64 H2 · WAVE · final");
         await Expect(drawer).ToContainTextAsync("84.25%");
         Assert.Contains($"job={scenario.WaveSmallFinal.Key}", page.Url);
-        await Expect(Node(page, scenario.WaveSmallFinal.Key)).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("selected"));
+        await Expect(Node(page, scenario.WaveSmallFinal.Key)).ToHaveClassAsync(new Regex("selected"));
 
         // The model it measured: produced by the WAVE fine-tune, which started from the scalers' model, made from the templates.
         await drawer.Locator($".lineage-button[data-digest='{scenario.WaveSmallFinal.ModelDigest}']").ClickAsync();
@@ -183,8 +185,8 @@ public sealed class Watching_runs_on_the_dashboard(Chromium chromium, ITestOutpu
         await Expect(lineage.Locator(".lineage-job")).ToHaveCountAsync(4); // distil, scalers, fine-tune; and this evaluation reads it
         await Expect(lineage).ToContainTextAsync("Scalers · L4 D64 H2");
         await Expect(lineage).ToContainTextAsync("Fine-tune · L4 D64 H2 · WAVE");
-        await Expect(Node(page, scenario.Templates.JobKey)).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\blit\b"));
-        await Expect(Node(page, scenario.FailedFinetune.Key)).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\bdim\b"));
+        await Expect(Node(page, scenario.Templates.JobKey)).ToHaveClassAsync(new Regex(@"\blit\b"));
+        await Expect(Node(page, scenario.FailedFinetune.Key)).ToHaveClassAsync(new Regex(@"\bdim\b"));
 
         // A job of the lineage opens in its turn; Escape closes the panel.
         await lineage.Locator($"[data-job='{scenario.Templates.JobKey}']").ClickAsync();
@@ -221,8 +223,31 @@ public sealed class Watching_runs_on_the_dashboard(Chromium chromium, ITestOutpu
         var step = page.Locator($"#progress .progress-card[data-job='{scenario.LiveFinetune.Key}'] .step");
         await Expect(step).ToHaveAttributeAsync("data-step", "150");
         scenario.AdvanceLiveFinetune(300);
-        await Expect(step).ToHaveAttributeAsync("data-step", "300", new() { Timeout = 6_000 });
+        await Expect(step).ToHaveAttributeAsync("data-step", "300");
         NoProblems(dashboard);
+    }
+
+    [Fact]
+    public async Task Reconnects_when_the_server_comes_back()
+    {
+        await using var dashboard = await OpenAsync();
+        var page = dashboard.Page;
+        var conn = page.Locator("#conn");
+        await Expect(conn).ToHaveAttributeAsync("data-state", "live");
+        var port = new Uri(server.Url).Port;
+
+        await server.DisposeAsync();
+        await Expect(conn).ToHaveAttributeAsync("data-state", new Regex("^(reconnecting|offline)$"));
+        scenario.AdvanceLiveFinetune(300); // happens while the page cannot hear of it
+        server = await DashboardServer.StartAsync(ledger, port);
+
+        await Expect(conn).ToHaveAttributeAsync("data-state", "live", new() { Timeout = 30_000 });
+        var step = page.Locator($"#progress .progress-card[data-job='{scenario.LiveFinetune.Key}'] .step");
+        await Expect(step).ToHaveAttributeAsync("data-step", "300");
+        scenario.AdvanceLiveFinetune(315);
+        await Expect(step).ToHaveAttributeAsync("data-step", "315");
+        // While the server was away the browser reported refused connections; the page itself never failed.
+        Assert.DoesNotContain(dashboard.Problems, p => p.StartsWith("uncaught"));
     }
 
     [Fact]
@@ -254,10 +279,31 @@ public sealed class Watching_runs_on_the_dashboard(Chromium chromium, ITestOutpu
         var page = dashboard.Page;
         await Expect(page.Locator("#accuracy-chart circle.point")).ToHaveCountAsync(16);
         await Expect(page.Locator("#conn")).ToHaveAttributeAsync("data-state", "live");
-        var file = Path.Combine(Screenshots.ArtifactsDirectory, "dashboard.png");
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = file, FullPage = true });
-        foreach (var written in Screenshots.Publish(file)) output.WriteLine($"screenshot: {written}");
+        var file = await SaveAsync(page, "dashboard.png", fullPage: true);
         Assert.True(new FileInfo(file).Length > 20_000);
+
+        // A job's details with the lineage of the model it measured, highlighted in the graph.
+        await Node(page, scenario.WaveSmallFinal.Key).ClickAsync();
+        await page.Locator($"#drawer .lineage-button[data-digest='{scenario.WaveSmallFinal.ModelDigest}']").ClickAsync();
+        await Expect(page.Locator("#drawer .lineage-job")).ToHaveCountAsync(4);
+        await page.Mouse.MoveAsync(0, 0);
+        await SaveAsync(page, "dashboard-lineage.png");
+
+        // The first screen on a 1280x800 display.
+        await page.Keyboard.PressAsync("Escape");
+        await page.SetViewportSizeAsync(1280, 800);
+        await Expect(page.Locator("#drawer")).ToBeHiddenAsync();
+        await page.WaitForFunctionAsync("() => { const g = document.getElementById('graph'); return g.scrollWidth <= g.clientWidth; }");
+        await SaveAsync(page, "dashboard-1280x800.png", docs: false);
         NoProblems(dashboard);
+    }
+
+    async Task<string> SaveAsync(IPage page, string name, bool fullPage = false, bool docs = true)
+    {
+        await page.EvaluateAsync("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))");
+        var file = Path.Combine(Screenshots.ArtifactsDirectory, name);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = file, FullPage = fullPage });
+        foreach (var written in Screenshots.Publish(file, toDocs: docs)) output.WriteLine($"screenshot: {written}");
+        return file;
     }
 }

@@ -3,7 +3,7 @@
 // the lineage of every artifact. Plain modules, no libraries, no build step.
 
 import {
-  el, installTooltips, dropStaleTip, fmtInt, fmtNum, fmtPct, fmtParams, fmtRate, fmtDuration, fmtTime, fmtFullTime, fmtAgo,
+  el, setChildren, installTooltips, refreshTip, fmtInt, fmtNum, fmtPct, fmtParams, fmtRate, fmtDuration, fmtTime, fmtFullTime, fmtAgo,
   parseTime, shortDigest, shortId, jobTitle, methodLabel, methodColor, stageLabel, STATUSES, STAGE_ORDER,
 } from './util.js';
 import { renderGraph, TEACHER_KEY, orderedJobs } from './graph.js';
@@ -48,7 +48,13 @@ function setSummaries(list) {
   state.loaded = true;
 }
 
-function upsertRun(run) {
+// A fetched answer may be older than an event that arrived while it was on its way: events are counted, and an
+// answer to a request sent before a run's latest event is not applied to that run.
+let eventSeq = 0;
+const eventSeqOf = new Map(); // run id -> eventSeq of its latest event
+
+function upsertRun(run, fromEvent = false) {
+  if (fromEvent) eventSeqOf.set(run.run_id, ++eventSeq);
   state.runs.set(run.run_id, run);
   state.missing.delete(run.run_id);
   const summary = summarize(run);
@@ -58,7 +64,9 @@ function upsertRun(run) {
 }
 
 async function loadRun(id) {
+  const sent = eventSeq;
   const run = await getJson(`api/runs/${encodeURIComponent(id)}`);
+  if ((eventSeqOf.get(id) ?? 0) > sent) return;
   if (run) upsertRun(run);
   else state.missing.add(id);
 }
@@ -68,13 +76,16 @@ let refreshing = null;
 function refresh() {
   refreshing ??= (async () => {
     try {
-      setSummaries(await getJson('api/runs') ?? []);
+      const sent = eventSeq;
+      const list = await getJson('api/runs') ?? [];
+      const newer = state.summaries.filter(s => (eventSeqOf.get(s.run_id) ?? 0) > sent);
+      setSummaries([...list.filter(s => !newer.some(n => n.run_id === s.run_id)), ...newer]);
       follow();
       if (state.selected) await loadRun(state.selected);
       state.lastUpdate = Date.now();
-      if (state.conn === 'offline') setConn(source ? 'reconnecting' : 'polling');
+      if (state.conn === 'offline') setConn(streaming() ? 'live' : source ? 'reconnecting' : 'polling');
     } catch {
-      setConn('offline');
+      if (!streaming()) setConn('offline');
     } finally {
       refreshing = null;
       scheduleRender();
@@ -127,7 +138,7 @@ function connect() {
   source.addEventListener('run', e => {
     let run;
     try { run = JSON.parse(e.data); } catch { return; }
-    upsertRun(run);
+    upsertRun(run, true);
     follow();
     scheduleRender();
   });
@@ -142,6 +153,8 @@ function connect() {
     if (state.conn !== 'offline') setConn('reconnecting');
   });
 }
+
+const streaming = () => source !== null && source.readyState === EventSource.OPEN;
 
 function scheduleReconnect() {
   if (reconnectTimer) return;
@@ -271,6 +284,7 @@ function render() {
     message.hidden = false;
     renderMessage();
     $('drawer').hidden = true;
+    memo.delete('drawer');
     return;
   }
   message.hidden = true;
@@ -292,7 +306,7 @@ function render() {
     }));
   once('accuracy', `${json}|${$('accuracy').clientWidth}`, () => renderAccuracy($('accuracy'), run, { onSelect: key => openJob(key) }));
   once('drawer', `${run.run_id}|${state.job}|${JSON.stringify(findJob(run, state.job) ?? null)}|${JSON.stringify(state.lineage)}`, () => renderDrawer(run));
-  dropStaleTip();
+  refreshTip();
 }
 
 function renderConn() {
@@ -329,9 +343,9 @@ function renderRuns() {
   $('run-count').textContent = state.loaded ? String(state.summaries.length) : '';
   once('runs', JSON.stringify([state.summaries, state.selected, state.loaded]), () => {
     const list = $('runs');
-    if (!state.loaded) { list.replaceChildren(el('li', { class: 'runs-note' }, 'Loading…')); return; }
-    if (!state.summaries.length) { list.replaceChildren(el('li', { class: 'runs-note' }, 'No runs yet.')); return; }
-    list.replaceChildren(...state.summaries.map(s => {
+    if (!state.loaded) { setChildren(list, el('li', { class: 'runs-note' }, 'Loading…')); return; }
+    if (!state.summaries.length) { setChildren(list, el('li', { class: 'runs-note' }, 'No runs yet.')); return; }
+    setChildren(list, ...state.summaries.map(s => {
       const started = parseTime(s.started_at), ended = parseTime(s.ended_at);
       return el('li', {}, el('button', {
         type: 'button', class: `run-item${s.run_id === state.selected ? ' selected' : ''}`, 'data-run': s.run_id, 'data-status': s.status,
@@ -352,16 +366,16 @@ function renderRuns() {
 
 function renderMessage() {
   const m = $('message');
-  if (!state.loaded) m.replaceChildren(el('div', { class: 'message-box' }, el('h2', {}, 'Loading runs…')));
+  if (!state.loaded) setChildren(m, el('div', { class: 'message-box' }, el('h2', {}, 'Loading runs…')));
   else if (state.selected && state.missing.has(state.selected))
-    m.replaceChildren(el('div', { class: 'message-box' }, el('h2', {}, 'Run not found'),
+    setChildren(m, el('div', { class: 'message-box' }, el('h2', {}, 'Run not found'),
       el('p', {}, `The ledger has no run ${state.selected}.`),
       el('p', {}, el('a', { href: '#', onclick: e => { e.preventDefault(); history.replaceState(null, '', location.pathname); applyHash(); } }, 'Show the newest run'))));
   else if (!state.summaries.length)
-    m.replaceChildren(el('div', { class: 'message-box' }, el('h2', {}, 'No runs yet'),
+    setChildren(m, el('div', { class: 'message-box' }, el('h2', {}, 'No runs yet'),
       el('p', {}, 'A run starts when a teacher version enters a pipeline: register a teacher with the Control service, or start ',
         el('code', {}, './wavemesh run --dashboard'), '. This page updates by itself.')));
-  else m.replaceChildren(el('div', { class: 'message-box' }, el('h2', {}, 'Loading run…')));
+  else setChildren(m, el('div', { class: 'message-box' }, el('h2', {}, 'Loading run…')));
 }
 
 // ---- header
@@ -374,14 +388,14 @@ function renderHeader(run) {
     .sort((a, b) => b.results.accuracy - a.results.accuracy)[0];
   const tile = (label, value, cls, tip) => el('div', { class: `tile ${cls ?? ''}`, 'data-tip': tip ?? null },
     el('div', { class: 'tile-value' }, value), el('div', { class: 'tile-label' }, label));
-  $('run-header').replaceChildren(
+  setChildren($('run-header'),
     el('div', { class: 'run-title' },
       el('h1', {}, run.pipeline || 'Run'), badge(run.status),
       el('span', { class: 'run-id mono', 'data-tip': `run id ${run.run_id}` }, `run ${shortId(run.run_id)}`)),
     el('div', { class: 'run-meta' },
       el('span', {}, 'Teacher ', el('button', { type: 'button', class: 'link-button strong', onclick: () => openJob(TEACHER_KEY) }, run.teacher || '—'),
         run.teacher_digest ? el('code', { class: 'digest', 'data-tip': run.teacher_digest }, shortDigest(run.teacher_digest)) : null),
-      el('span', { 'data-tip': fmtFullTime(started) }, 'Started ', el('strong', {}, fmtTime(started)), ` (${fmtAgo(started)})`),
+      el('span', { 'data-tip': fmtFullTime(started) }, 'Started ', el('strong', {}, fmtTime(started)), ' (', el('span', { 'data-ago': started }, fmtAgo(started)), ')'),
       ended
         ? el('span', { 'data-tip': fmtFullTime(ended) }, `${run.status === 'failed' ? 'Failed' : 'Finished'} after `, el('strong', {}, fmtDuration((ended - started) / 1000)))
         : el('span', {}, 'Running for ', el('strong', { 'data-elapsed-from': started }, fmtDuration((Date.now() - started) / 1000)))),
@@ -429,8 +443,8 @@ function renderProgress(run) {
       queued.length > 6 ? el('span', { class: 'muted' }, ` and ${queued.length - 6} more`) : null)
     : null;
   if (!cards.length)
-    box.replaceChildren(el('p', { class: 'empty-note' }, run.status === 'running' ? 'Nothing is running at this moment.' : `The run has ${run.status === 'failed' ? 'failed' : 'finished'}; nothing is running.`), queuedNote);
-  else box.replaceChildren(...cards, queuedNote ?? '');
+    setChildren(box, el('p', { class: 'empty-note' }, run.status === 'running' ? 'Nothing is running at this moment.' : `The run has ${run.status === 'failed' ? 'failed' : 'finished'}; nothing is running.`), queuedNote);
+  else setChildren(box, cards, queuedNote);
 }
 
 function titleWithMethod(j) {
@@ -447,10 +461,10 @@ function renderFailures(run) {
   $('failures-card').classList.toggle('has-failures', failed.length > 0);
   const box = $('failures');
   if (!failed.length) {
-    box.replaceChildren(el('p', { class: 'empty-note ok' }, 'No job has failed.'));
+    setChildren(box, el('p', { class: 'empty-note ok' }, 'No job has failed.'));
     return;
   }
-  box.replaceChildren(...failed.map(j => el('div', { class: 'failure', 'data-job': j.job_key, role: 'button', tabindex: 0, onclick: () => openJob(j.job_key),
+  setChildren(box, ...failed.map(j => el('div', { class: 'failure', 'data-job': j.job_key, role: 'button', tabindex: 0, onclick: () => openJob(j.job_key),
     onkeydown: e => { if (e.key === 'Enter') openJob(j.job_key); } },
   el('div', { class: 'failure-head' }, el('span', { class: 'failure-title' }, titleWithMethod(j)),
     el('span', { class: 'muted' }, [j.worker, j.ended_at ? fmtTime(parseTime(j.ended_at)) : null].filter(Boolean).join(' · '))),
@@ -491,7 +505,7 @@ function renderDrawer(run) {
   const drawer = $('drawer');
   if (!state.job) {
     drawer.hidden = true;
-    drawer.replaceChildren();
+    setChildren(drawer);
     document.body.classList.remove('drawer-open');
     return;
   }
@@ -499,7 +513,7 @@ function renderDrawer(run) {
   document.body.classList.add('drawer-open');
   const close = el('button', { type: 'button', class: 'close', 'aria-label': 'Close details', 'data-tip': 'close (Esc)', onclick: closeJob }, '×');
   if (state.job === TEACHER_KEY) {
-    drawer.replaceChildren(
+    setChildren(drawer, 
       el('div', { class: 'drawer-head' }, el('div', {}, el('div', { class: 'eyebrow' }, 'Teacher'), el('h2', {}, run.teacher || '—')), close),
       el('section', {}, el('dl', { class: 'props' },
         prop('Pipeline', run.pipeline), prop('Run', el('code', {}, run.run_id)))),
@@ -509,14 +523,14 @@ function renderDrawer(run) {
   }
   const j = findJob(run, state.job);
   if (!j) {
-    drawer.replaceChildren(el('div', { class: 'drawer-head' }, el('h2', {}, 'Job not in this run'), close),
+    setChildren(drawer, el('div', { class: 'drawer-head' }, el('h2', {}, 'Job not in this run'), close),
       el('p', { class: 'empty-note' }, `No job ${state.job} in run ${shortId(run.run_id)}.`));
     return;
   }
   const queued = parseTime(j.queued_at), started = parseTime(j.started_at), ended = parseTime(j.ended_at);
   const r = j.results;
   const p = j.progress;
-  drawer.replaceChildren(
+  setChildren(drawer, 
     el('div', { class: 'drawer-head' },
       el('div', {}, el('div', { class: 'eyebrow' }, stageLabel(j.stage)), el('h2', {}, titleWithMethod(j)), badge(j.status)), close),
     el('p', { class: 'description' }, j.description),
@@ -588,7 +602,8 @@ function lineageSection(run) {
     el('button', { type: 'button', class: 'link-button', onclick: () => { state.lineage = null; scheduleRender(); } }, 'clear'));
   if (l.loading) return el('section', { class: 'lineage' }, head, el('p', { class: 'muted' }, 'Loading…'));
   if (l.error) return el('section', { class: 'lineage' }, head, el('p', { class: 'error' }, l.error));
-  const isTeacher = l.digest === run.teacher_digest;
+  const { up: upJobs } = lineageSides(l.digest, l.jobs);
+  const isTeacher = l.digest === run.teacher_digest || upJobs.some(j => Object.values(j.inputs ?? {}).includes(run.teacher_digest));
   const { up, down } = lineageSides(l.digest, l.jobs);
   const item = j => {
     const local = run.run_id === j.run_id ? run.jobs.find(x => x.job_key === j.job_key) : null;

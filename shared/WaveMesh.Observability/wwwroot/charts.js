@@ -58,7 +58,8 @@ export function renderLoss(container, run, { selection, manual, onToggle, onAuto
       el('span', { class: 'series-value' }, last ? fmtNum(last.loss, 3) : '—'))));
   }
   const head = el('div', { class: 'loss-tools' },
-    el('span', { class: 'muted' }, manual ? `${chosen.length} shown` : 'following the running jobs'),
+    el('span', { class: 'muted' }, manual ? `${chosen.length} shown`
+      : jobs.some(j => j.status === 'running') ? 'following the running jobs' : 'showing the job that finished last'),
     manual ? el('button', { class: 'link-button', type: 'button', onclick: onAuto }, 'follow running jobs') : null);
   container.replaceChildren(chartBox, head, list);
   drawLoss(chartBox, chosen, colors, hover, onHover);
@@ -230,9 +231,11 @@ export function renderAccuracy(container, run, { onSelect }) {
   const finals = points.filter(p => p.phase === 'final'), inits = points.filter(p => p.phase === 'init');
   const topH = inits.length ? Math.round(plotH * 0.58) : plotH + gap;
   const topAccs = finals.map(p => p.accuracy).concat(teacherAcc !== null ? [teacherAcc] : []);
-  const yt = topAccs.length
-    ? niceTicks(Math.max(0, Math.min(...topAccs) - 0.01), Math.min(1, Math.max(...topAccs) + 0.008), 4)
-    : niceTicks(0, 1, 4);
+  // The trained panel spans at least 6 points of accuracy, so that one or two models do not look far apart.
+  let lo = Math.min(...topAccs, 1) - 0.01, hi = Math.max(...topAccs, 0) + 0.008;
+  if (hi - lo < 0.06) { const mid = (lo + hi) / 2; lo = mid - 0.03; hi = mid + 0.03; }
+  if (hi > 1) { lo -= hi - 1; hi = 1; }
+  const yt = topAccs.length ? niceTicks(Math.max(0, lo), hi, 4) : niceTicks(0, 1, 4);
   const yTop = linearScale(yt.lo, yt.hi, m.t + topH, m.t);
   const bTop = m.t + topH + gap, bBottom = height - m.b;
   const bt = niceTicks(0, 1, 2);

@@ -3,7 +3,7 @@
 // status; running ones carry a progress ring and bar.
 
 import {
-  svg, fitText, fmtPct, fmtParams, fmtInt, fmtNum, fmtDuration, parseTime, jobTitle, methodLabel, methodColor,
+  svg, fitText, textWidth, fmtPct, fmtParams, fmtInt, fmtNum, fmtDuration, parseTime, jobTitle, methodLabel, methodColor,
   compareSizes, METHOD_ORDER, shortDigest,
 } from './util.js';
 
@@ -48,7 +48,7 @@ export function orderedJobs(run) {
   return out;
 }
 
-const NODE_H = 40, ROW_H = 50, LANE_HEAD = 24, LANE_GAP = 10, HEAD_H = 26, PAD = 10, GAP = 34;
+const NODE_H = 38, ROW_H = 46, LANE_HEAD = 23, LANE_GAP = 10, HEAD_H = 26, PAD = 10, GAP = 34;
 const TITLE_FONT = '600 12px', SUB_FONT = '11px';
 
 /**
@@ -149,7 +149,8 @@ export function renderGraph(container, run, options) {
           method === 'weight_selection' ? 'weights from teacher' : method === 'scratch' ? 'random init' : ''));
         if (method === 'weight_selection') edges.append(svg('path', { class: 'edge faint', d: `M${sBox.x + sBox.w},${mid} H${fBox.x}`, 'marker-end': 'url(#arrow)' }));
       }
-      const title = ['Fine-tune · ', { text: methodLabel(method), color: methodColor(method) }];
+      // The column says "training": a fine-tune is named by its method, in the method's colour (as in the charts).
+      const title = [{ text: methodLabel(method), color: methodColor(method) }];
       if (r.finetune) jobNode(ctx, fBox, r.finetune, title, trainingSub(r.finetune));
       else ghostNode(ctx, fBox, title, waiting('waits for scalers'));
       edges.append(svg('path', { class: `edge${r.init || r.final ? '' : ' pending'}`, d: `M${fBox.x + fBox.w},${mid} H${eBox.x}`, 'marker-end': 'url(#arrow)' }));
@@ -157,7 +158,7 @@ export function renderGraph(container, run, options) {
       for (const [phase, hx] of [['init', eBox.x], ['final', eBox.x + half + 6]]) {
         const box = { x: hx, y: ry, w: half, h: NODE_H };
         if (r[phase]) jobNode(ctx, box, r[phase], phase, evalSub(r[phase]), { compact: true });
-        else ghostNode(ctx, box, phase, waiting('after training'), { compact: true });
+        else ghostNode(ctx, box, phase, blocked ? 'not run' : waiting('after training'), { compact: true });
       }
     });
     ly += laneH + LANE_GAP;
@@ -198,7 +199,8 @@ function progressOf(j) {
 function runningSub(j) {
   const p = j.progress;
   if (!p) return 'starting…';
-  return `${fmtInt(p.step)}/${fmtInt(p.steps)} · loss ${fmtNum(p.loss, 3)}`;
+  const steps = `${fmtInt(p.step)}/${fmtInt(p.steps)}`;
+  return [`${steps} · loss ${fmtNum(p.loss, 3)}`, steps];
 }
 
 function statusSub(j) {
@@ -209,8 +211,10 @@ function statusSub(j) {
 }
 
 function distillSub(j) {
-  if (j.status === 'succeeded' || j.status === 'cached')
-    return `aux ${fmtPct(j.results?.accuracy, 1)} · ${fmtParams(j.results?.parameters)} params`;
+  if (j.status === 'succeeded' || j.status === 'cached') {
+    const aux = `aux ${fmtPct(j.results?.accuracy, 1)}`, params = fmtParams(j.results?.parameters);
+    return [`${aux} · ${params} params`, `${aux} · ${params}`, aux];
+  }
   if (j.status === 'queued') return j.target ? `into ${j.target}` : 'queued';
   return statusSub(j);
 }
@@ -223,8 +227,9 @@ function scalersSub(j) {
 function trainingSub(j, queuedText) {
   if (j.status === 'succeeded' || j.status === 'cached') {
     const took = durationOf(j);
-    return [j.status === 'cached' ? 'cached' : null, j.results?.parameters ? `${fmtParams(j.results.parameters)} params` : null,
-      j.status !== 'cached' && took !== null ? fmtDuration(took) : null].filter(Boolean).join(' · ');
+    const full = [j.status === 'cached' ? 'cached' : null, j.results?.parameters ? `${fmtParams(j.results.parameters)} params` : null,
+      j.status !== 'cached' && took !== null ? fmtDuration(took) : null].filter(Boolean);
+    return [full.join(' · '), full.slice(0, 2).join(' · ')];
   }
   if (j.status === 'queued' && queuedText) return queuedText;
   return statusSub(j);
@@ -282,7 +287,13 @@ function titleText(x, y, title, maxWidth) {
   const plain = parts.map(p => (typeof p === 'string' ? p : p.text)).join('');
   const fitted = fitText(plain, maxWidth, TITLE_FONT);
   const t = svg('text', { x, y, class: 'node-title' });
-  if (fitted !== plain || parts.length === 1) { t.textContent = fitted; return t; }
+  if (fitted !== plain && parts.length > 1) { t.textContent = fitted; return t; }
+  if (parts.length === 1) {
+    const p = parts[0];
+    if (typeof p === 'string') t.textContent = fitted;
+    else t.append(svg('tspan', { fill: p.color, class: 'method' }, fitted));
+    return t;
+  }
   for (const p of parts)
     t.append(typeof p === 'string' ? svg('tspan', {}, p) : svg('tspan', { fill: p.color, class: 'method' }, p.text));
   return t;
@@ -299,24 +310,30 @@ function jobNode(ctx, box, job, title, sub, { compact = false } = {}) {
   const iconX = box.x + (compact ? 12 : 15), mid = box.y + box.h / 2;
   g.append(statusIcon(status, iconX, mid, progressOf(job), compact ? 5.5 : 7));
   const tx = box.x + (compact ? 22 : 29), maxW = box.x + box.w - tx - 6;
-  g.append(titleText(tx, box.y + 16, title, maxW));
-  g.append(svg('text', { x: tx, y: box.y + 30, class: 'node-sub' }, fitText(sub, maxW, SUB_FONT)));
+  g.append(titleText(tx, box.y + 15, title, maxW));
+  g.append(svg('text', { x: tx, y: box.y + 29, class: 'node-sub' }, fitFirst(sub, maxW)));
   const fraction = status === 'running' ? progressOf(job) : null;
   if (fraction !== null) {
     g.append(svg('rect', { class: 'node-bar-track', x: box.x + 6, y: box.y + box.h - 5, width: box.w - 12, height: 2.5, rx: 1.25 }));
     g.append(svg('rect', { class: 'node-bar', x: box.x + 6, y: box.y + box.h - 5, width: Math.max(2, (box.w - 12) * fraction), height: 2.5, rx: 1.25 }));
   }
-  interactive(ctx, g, job.job_key, `${typeof title === 'string' ? title : jobTitle(job)}: ${status}`);
+  interactive(ctx, g, job.job_key, `${jobTitle(job)}: ${status}`);
   ctx.nodes.append(g);
   return g;
+}
+
+/** The first of the texts that fits (texts from the most to the least detailed), else the last one shortened. */
+function fitFirst(texts, maxW) {
+  const options = Array.isArray(texts) ? texts : [texts];
+  return options.find(t => textWidth(t, SUB_FONT) <= maxW) ?? fitText(options[options.length - 1], maxW, SUB_FONT);
 }
 
 function ghostNode(ctx, box, title, sub, { compact = false } = {}) {
   const g = svg('g', { class: 'node ghost', 'data-tip': `${Array.isArray(title) ? title.map(p => p.text ?? p).join('') : title}\nnot asked for yet: ${sub}` });
   g.append(svg('rect', { class: 'node-box', x: box.x, y: box.y, width: box.w, height: box.h, rx: 7 }));
   const tx = box.x + (compact ? 10 : 14), maxW = box.x + box.w - tx - 6;
-  g.append(titleText(tx, box.y + 16, Array.isArray(title) ? title.map(p => (typeof p === 'string' ? p : p.text)).join('') : title, maxW));
-  g.append(svg('text', { x: tx, y: box.y + 30, class: 'node-sub' }, fitText(sub, maxW, SUB_FONT)));
+  g.append(titleText(tx, box.y + 15, Array.isArray(title) ? title.map(p => (typeof p === 'string' ? p : p.text)).join('') : title, maxW));
+  g.append(svg('text', { x: tx, y: box.y + 29, class: 'node-sub' }, fitText(sub, maxW, SUB_FONT)));
   ctx.nodes.append(g);
 }
 
@@ -331,8 +348,8 @@ function teacherNode(ctx, box, run) {
   const ix = box.x + 9, iy = box.y + box.h / 2;
   for (let i = 0; i < 3; i++) g.append(svg('rect', { class: 'teacher-glyph', x: ix, y: iy - 7 + i * 5, width: 12, height: 3.2, rx: 1 }));
   const tx = box.x + 29, maxW = box.x + box.w - tx - 6;
-  g.append(titleText(tx, box.y + 16, run.teacher || 'Teacher', maxW));
-  g.append(svg('text', { x: tx, y: box.y + 30, class: 'node-sub mono' }, fitText(run.teacher_digest ? shortDigest(run.teacher_digest) : 'no digest yet', maxW, SUB_FONT)));
+  g.append(titleText(tx, box.y + 15, run.teacher || 'Teacher', maxW));
+  g.append(svg('text', { x: tx, y: box.y + 29, class: 'node-sub mono' }, fitText(run.teacher_digest ? shortDigest(run.teacher_digest) : 'no digest yet', maxW, SUB_FONT)));
   interactive(ctx, g, TEACHER_KEY, `Teacher ${run.teacher}`);
   ctx.nodes.append(g);
 }

@@ -25,6 +25,13 @@ function build(node, attrs, children) {
   return node;
 }
 
+/** Replaces the children of node; null, undefined and false are skipped, arrays flattened (unlike replaceChildren). */
+export function setChildren(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
 function append(node, children) {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
@@ -232,6 +239,7 @@ export function fitText(text, maxWidth, font) {
 
 let tip = null;
 let tipOwner = null;
+let tipUpdate = null;
 
 /** One tooltip for the page: any element (HTML or SVG) with data-tip shows it on hover; \n breaks lines. */
 export function installTooltips(element) {
@@ -247,16 +255,17 @@ export function installTooltips(element) {
       hideTip();
     }
   };
+  tipUpdate = () => {
+    if (last) update(document.elementFromPoint(last.x, last.y), last.x, last.y);
+    else hideTip();
+  };
   document.addEventListener('pointermove', e => {
     last = { x: e.clientX, y: e.clientY };
     update(e.target, e.clientX, e.clientY);
   });
   document.documentElement.addEventListener('pointerleave', () => { last = null; tipOwner = null; hideTip(); });
   // When the page scrolls under a still pointer, show what is under it now.
-  document.addEventListener('scroll', () => {
-    if (last) update(document.elementFromPoint(last.x, last.y), last.x, last.y);
-    else hideTip();
-  }, true);
+  document.addEventListener('scroll', () => tipUpdate(), true);
 }
 
 export function showTip(text, x, y) {
@@ -264,6 +273,8 @@ export function showTip(text, x, y) {
   tip.textContent = '';
   const lines = String(text).split('\n');
   lines.forEach((line, i) => tip.append(el(i === 0 && lines.length > 1 ? 'strong' : 'div', {}, line)));
+  tip.style.left = '0px';
+  tip.style.top = '0px';
   tip.hidden = false;
   const r = tip.getBoundingClientRect();
   let left = x + 14, top = y + 16;
@@ -277,10 +288,7 @@ export function hideTip() {
   if (tip) tip.hidden = true;
 }
 
-/** Drops the tooltip when the element it belongs to was replaced by a re-render. */
-export function dropStaleTip() {
-  if (tipOwner && !tipOwner.isConnected) {
-    tipOwner = null;
-    hideTip();
-  }
+/** After a re-render: the element under a still pointer may be a new one (or none); show its tooltip. */
+export function refreshTip() {
+  if (tipOwner && !tipOwner.isConnected) tipUpdate?.();
 }
