@@ -23,6 +23,8 @@ public sealed class ChunkedArtifactStore(IKeyValueStore kv, int chunkBytes, stri
 
     static string ManifestKey(string digest) => $"artifact/{digest}";
     static string RecordKey(string key) => $"record/{key}";
+    /// <summary>What was wrong with a damaged artifact whose manifest was removed, so later readers learn why it is gone.</summary>
+    static string DamageKey(string digest) => $"damaged/{digest}";
 
     public async Task<ArtifactInfo> PutFileAsync(string path, string kind, IReadOnlyDictionary<string, string>? metadata = null, CancellationToken cancellation = default)
     {
@@ -75,7 +77,11 @@ public sealed class ChunkedArtifactStore(IKeyValueStore kv, int chunkBytes, stri
         var digest = Convert.ToHexStringLower(whole.GetHashAndReset());
         var manifest = new Manifest(digest, size, kind, new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()),
             DateTime.UtcNow, chunkSize, chunks);
-        if (await TryCreate(ManifestKey(digest), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), cancellation)) return Info(manifest);
+        if (await TryCreate(ManifestKey(digest), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), cancellation))
+        {
+            await kv.DeleteAsync(DamageKey(digest), null, cancellation);   // stored whole again: the old damage is history
+            return Info(manifest);
+        }
         // Someone stored the same content first: theirs stands, ours is removed.
         await DeleteChunks(chunks);
         return Info(await ReadManifest(digest, cancellation) ?? manifest);
@@ -84,7 +90,13 @@ public sealed class ChunkedArtifactStore(IKeyValueStore kv, int chunkBytes, stri
     public async Task<string> GetFileAsync(string digest, CancellationToken cancellation = default)
     {
         Check(digest);
-        var manifest = await ReadManifest(digest, cancellation) ?? throw new ArtifactNotFoundException(digest);
+        var manifest = await ReadManifest(digest, cancellation);
+        if (manifest is null)
+        {
+            if (await kv.GetAsync(DamageKey(digest), cancellation) is { } damage)
+                throw new ArtifactCorruptException(digest, $"{Encoding.UTF8.GetString(damage.Span)} (found earlier; the artifact is gone until the stage that produced it runs again)");
+            throw new ArtifactNotFoundException(digest);
+        }
         Directory.CreateDirectory(cacheDirectory);
         var cached = Path.Combine(cacheDirectory, digest);
         if (File.Exists(cached))
@@ -126,6 +138,7 @@ public sealed class ChunkedArtifactStore(IKeyValueStore kv, int chunkBytes, stri
     /// <summary>Removes the manifest of a damaged artifact so its producing stage runs again, then reports it.</summary>
     async Task Corrupt(Manifest manifest, string what)
     {
+        await kv.SetAsync(DamageKey(manifest.Digest), Encoding.UTF8.GetBytes($"in the shared store, {what}"));
         await kv.DeleteAsync(ManifestKey(manifest.Digest));
         throw new ArtifactCorruptException(manifest.Digest, $"in the shared store, {what}; its manifest was removed so the stage that produced it can run again.");
     }

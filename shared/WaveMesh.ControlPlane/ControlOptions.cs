@@ -14,6 +14,8 @@ public sealed class ControlOptions
     public TimeSpan WatchdogInterval { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>A job nobody has claimed for this long is published again (a lost message).</summary>
     public TimeSpan UnclaimedAfter { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>A job whose result is recorded but whose result event has not arrived for this long gets it published again (a lost event).</summary>
+    public TimeSpan ResultGrace { get; set; } = TimeSpan.FromSeconds(30);
 
     public string? ResolveToken()
     {
@@ -29,6 +31,7 @@ public sealed class ControlOptions
     {
         if (MaxUploadBytes < 1024) yield return $"{Section}:MaxUploadBytes must be at least 1024";
         if (WatchdogInterval <= TimeSpan.Zero) yield return $"{Section}:WatchdogInterval must be positive";
+        if (ResultGrace < TimeSpan.Zero) yield return $"{Section}:ResultGrace must not be negative";
         if (!string.IsNullOrWhiteSpace(ApiTokenFile) && !File.Exists(ApiTokenFile)) yield return $"{Section}:ApiTokenFile {ApiTokenFile} does not exist";
     }
 }

@@ -35,7 +35,7 @@ public static class ControlPlaneHosting
         builder.Services.AddSingleton(sp => new PipelineController(sp.GetRequiredService<ObservedBus>()));
         builder.Services.AddSingleton(sp => new JobWatchdog(sp.GetRequiredService<IJobLeases>(),
             new StageRunner(new StageContext { Store = sp.GetRequiredService<IArtifactStore>(), Datasets = new Datasets() }, []),
-            sp.GetRequiredService<ObservedBus>()));
+            sp.GetRequiredService<ObservedBus>()) { ResultGrace = sp.GetRequiredService<IOptions<ControlOptions>>().Value.ResultGrace });
         builder.Services.AddSingleton(sp => new ControlService(sp.GetRequiredService<IArtifactStore>(), sp.GetRequiredService<ObservedBus>(),
             sp.GetRequiredService<PipelineController>(), sp.GetRequiredService<JobWatchdog>(), sp.GetRequiredService<RunLedger>(),
             sp.GetRequiredService<IOptions<ControlOptions>>(), sp.GetRequiredService<ILogger<ControlService>>()));

@@ -6,13 +6,19 @@ namespace WaveMesh.Workers;
 
 /// <summary>
 /// Re-publishes outstanding jobs that nobody is running any more: their lease expired (the worker died) or no worker
-/// ever claimed them for longer than a lease's lifetime. Jobs whose result is recorded get that result published again.
+/// ever claimed them for longer than a lease's lifetime. Jobs whose result is recorded but whose result event has not
+/// reached the orchestrator within a grace period (the event was lost) get that result published again; within the
+/// grace the event is most likely on its way, and publishing it again would only duplicate it.
 /// Run by the orchestrator, which knows which jobs are outstanding.
 /// </summary>
 public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBus bus, TimeProvider? clock = null)
 {
     readonly TimeProvider time = clock ?? TimeProvider.System;
     readonly Dictionary<string, DateTime> firstSeen = new(StringComparer.Ordinal);
+    readonly Dictionary<string, DateTime> finishedSeen = new(StringComparer.Ordinal);
+
+    /// <summary>How long a finished job may stay outstanding before its recorded result is published again.</summary>
+    public TimeSpan ResultGrace { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Checks every outstanding job once; returns the jobs it published again.</summary>
     public async Task<IReadOnlyList<StageJob>> CheckAsync(IEnumerable<StageJob> outstanding, TimeSpan unclaimedAfter, CancellationToken cancellation = default)
@@ -26,7 +32,12 @@ public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBu
             current.Add(key);
             if (await results.TryCachedAsync(job, cancellation) is { } done)
             {
-                await bus.PublishAsync(done, cancellation);
+                finishedSeen.TryAdd(key, now);
+                if (now - finishedSeen[key] >= ResultGrace)
+                {
+                    finishedSeen[key] = now;
+                    await bus.PublishAsync(done, cancellation);
+                }
                 continue;
             }
             var lease = await leases.GetAsync(key, cancellation);
@@ -41,6 +52,7 @@ public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBu
             }
         }
         foreach (var gone in firstSeen.Keys.Where(k => !current.Contains(k)).ToList()) firstSeen.Remove(gone);
+        foreach (var gone in finishedSeen.Keys.Where(k => !current.Contains(k)).ToList()) finishedSeen.Remove(gone);
         return republished;
     }
 }

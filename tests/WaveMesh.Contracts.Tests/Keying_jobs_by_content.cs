@@ -101,7 +101,7 @@ public sealed class Keying_jobs_by_content
     public void Covers_every_content_property_of_every_job_in_the_variants_above()
     {
         // Guards the test above: a new content field on a job must get a variant there.
-        var envelopeFields = new[] { "id", "run_id", "causation_id", "schema_version", "stage" };
+        var envelopeFields = new[] { "id", "created_at", "run_id", "causation_id", "schema_version", "stage" };
         foreach (var type in MessageTypes.Jobs)
         {
             var job = Samples.Job(type);

@@ -116,7 +116,7 @@ public sealed class Storing_artifacts_through_the_sidecar : IAsyncLifetime
         Assert.Equal(Encoding.UTF8.GetBytes("""{"accuracy":0.5}"""), State["record/result/evaluate/abc"]);
     }
 
-    [Fact(Skip = "bug: DaprKeyValueStore.GetAsync/GetVersionedAsync return an empty value instead of null for a missing key (DaprKeyValueStore.cs lines 19 and 25)")]
+    [Fact]
     public async Task A_missing_key_reads_as_absent()
     {
         var kv = Kv();

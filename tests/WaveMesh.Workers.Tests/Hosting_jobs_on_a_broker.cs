@@ -223,8 +223,15 @@ public sealed class Watching_for_stalled_jobs : IDisposable
         var runner = new StageRunner(new StageContext { Store = store, Datasets = new Datasets(), WorkDirectory = folder.Path }, [Fakes.Evaluator(0.8)]);
         var job = Fakes.Evaluation();
         await runner.RunAsync(job);
-        var watchdog = new JobWatchdog(new InMemoryJobLeases(), runner, recorder);
+        var clock = new Clock();
+        var watchdog = new JobWatchdog(new InMemoryJobLeases(clock), runner, recorder, clock) { ResultGrace = TimeSpan.FromSeconds(30) };
 
+        // Within the grace the result event is most likely on its way: publishing it again would duplicate it.
+        Assert.Empty(await watchdog.CheckAsync([job], TimeSpan.FromMinutes(1)));
+        clock.Now += TimeSpan.FromSeconds(20);
+        Assert.Empty(await watchdog.CheckAsync([job], TimeSpan.FromMinutes(1)));
+        Assert.Empty(recorder.OfType<TargetEvaluated>());
+        clock.Now += TimeSpan.FromSeconds(11);
         Assert.Empty(await watchdog.CheckAsync([job], TimeSpan.FromMinutes(1)));
         Assert.Equal(0.8, Assert.Single(recorder.OfType<TargetEvaluated>()).Accuracy);
     }

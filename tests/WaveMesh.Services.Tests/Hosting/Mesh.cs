@@ -6,6 +6,7 @@ using System.Text.Json;
 using WaveMesh.Contracts;
 using WaveMesh.Control;
 using WaveMesh.Dapr.Sidecar;
+using WaveMesh.Stages;
 
 namespace WaveMesh.Services.Tests.Hosting;
 
@@ -23,6 +24,12 @@ public sealed class Mesh : IAsyncDisposable
     public const string PubSub = "pubsub";
 
     readonly List<IServiceHost> hosts = [];
+
+    /// <summary>
+    /// What stopped services leave behind that holds native tensors (their stage context and its loaded data sets):
+    /// kept alive for the test process, because the finalizer thread freeing them while other services train crashes libtorch.
+    /// </summary>
+    static readonly List<object> KeepAlive = [];
 
     Mesh(TestSidecar sidecar, string root, int chunkBytes)
     {
@@ -140,6 +147,16 @@ public sealed class Mesh : IAsyncDisposable
     {
         Sidecar.RemoveApp(host.AppId, host.BaseAddress);
         lock (hosts) hosts.Remove(host);
+        await StopAsync(host);
+    }
+
+    static async Task StopAsync(IServiceHost host)
+    {
+        try
+        {
+            if (host.Services.GetService(typeof(StageContext)) is { } context) lock (KeepAlive) KeepAlive.Add(context);
+        }
+        catch (ObjectDisposedException) { }
         await host.DisposeAsync();
     }
 
@@ -149,7 +166,7 @@ public sealed class Mesh : IAsyncDisposable
         // Replicas first (they stop taking deliveries), then the sidecar.
         foreach (var host in Hosts.Reverse())
         {
-            try { await host.DisposeAsync(); }
+            try { await StopAsync(host); }
             catch (Exception) { /* a host that failed to start or stop must not hide the test's result */ }
         }
         await Sidecar.DisposeAsync();

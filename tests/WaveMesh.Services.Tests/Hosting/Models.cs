@@ -13,6 +13,12 @@ public static class Models
 
     static readonly Lazy<byte[]> trained = new(() => Make(TeacherSpec, seed: 7, steps: 40));
 
+    /// <summary>
+    /// Kept for the whole test process: a data set left to the GC frees its native tensors on the finalizer thread,
+    /// concurrently with the services training in this process, and that crashes libtorch.
+    /// </summary>
+    static readonly Datasets Data = new();
+
     // One libtorch thread in the test process too: the machine has two cores and the services train beside it.
     static Models() => TorchSharp.torch.set_num_threads(1);
 
@@ -30,7 +36,7 @@ public static class Models
             using var model = VisionTransformer.Create(spec, seed);
             if (steps > 0)
             {
-                var data = new Datasets().Load(new DatasetRef(Subset: 5000));
+                var data = Data.Load(new DatasetRef(Subset: 5000));
                 Finetuning.Train(model, data.Train, data.Normalization, TorchSharp.torch.CPU,
                     new TrainSchedule { Steps = steps, BatchSize = 64, LearningRate = 2e-3 }, seed);
             }
