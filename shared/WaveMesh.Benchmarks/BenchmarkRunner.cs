@@ -104,7 +104,9 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
         else if (cell.Method == Methods.Scratch) init = new InitSource(InitSource.Scratch);
         else init = new InitSource(InitSource.WeightSelection, teacher);
 
-        int steps = (int)Math.Round(cell.Budget * StepsPerEpoch);
+        // Equal budgets: WAVE's stage-2 (scaler-training) steps are paid out of its budget, so it gets fewer stage-3 steps;
+        // at budget 0 every method is measured at initialisation (WAVE's initialisation includes stage 2).
+        int steps = Math.Max(0, (int)Math.Round(cell.Budget * StepsPerEpoch) - (cell.Budget > 0 ? stage2Steps : 0));
         var plan = p.Methods.FirstOrDefault(m => m.Method == cell.Method)?.Training ?? new TrainSettings(0);
         var finetuned = (TargetFinetuned)await runner.RunAsync(new FinetuneTarget(p.Family, cell.Size, cell.Method, init, p.Data with { Subset = null },
             plan with { Steps = steps, LearningRate = cell.LearningRate }, cell.Seed), progress, ct);

@@ -30,6 +30,8 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
 {
     readonly SemaphoreSlim gate = new(1, 1);
     readonly ControlOptions o = options.Value;
+    /// <summary>The trace each live run started in, so the watchdog's re-offers stay in the run's one trace.</summary>
+    readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, System.Diagnostics.ActivityContext> runTraces = new();
 
     // ---- persistence -------------------------------------------------------------------------------------------
     async Task<T?> Get<T>(string key, CancellationToken ct) where T : class =>
@@ -188,6 +190,7 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
         var definition = RunConfig.Parse(pipeline.Config, $"pipeline {pipeline.Name}").Pipeline with { Name = pipeline.Name };
         var runId = Guid.NewGuid();
         var teacher = new TeacherChanged(version.Digest, $"{teacherName} v{version.Version}", version.Family, version.Size) { RunId = runId };
+        if (System.Diagnostics.Activity.Current is { } trace) runTraces[runId] = trace.Context;
         await Put(RunKey(runId), new RunRecord(runId, pipeline.Name, DateTime.UtcNow, teacher, pipeline.Config, [], RunRecord.Running), ct);
         await AddToIndex(RunsIndex, runId.ToString(), ct);
         ledger.StartRun(runId, pipeline.Name, teacher.Name, teacher.TeacherDigest, DateTime.UtcNow);
@@ -259,11 +262,13 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
     public async Task<int> WatchOnceAsync(CancellationToken ct = default)
     {
         int republished = 0;
+        foreach (var run in controller.Runs.Where(r => r.IsComplete)) runTraces.TryRemove(run.RunId, out _);
         foreach (var run in controller.Runs.Where(r => !r.IsComplete))
         {
             StageJob[] outstanding;
             lock (run) outstanding = [.. run.Outstanding];
-            var again = await watchdog.CheckAsync(outstanding, o.UnclaimedAfter, ct);
+            runTraces.TryGetValue(run.RunId, out var trace);
+            var again = await watchdog.CheckAsync(outstanding, o.UnclaimedAfter, ct, trace);
             foreach (var job in again) log.LogWarning("job {Job} of run {Run} had no live worker: published again", job.Describe(), run.RunId);
             republished += again.Count;
         }

@@ -21,7 +21,9 @@ public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBu
     public TimeSpan ResultGrace { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Checks every outstanding job once; returns the jobs it published again.</summary>
-    public async Task<IReadOnlyList<StageJob>> CheckAsync(IEnumerable<StageJob> outstanding, TimeSpan unclaimedAfter, CancellationToken cancellation = default)
+    /// <param name="runTrace">The trace of the jobs' run: what is published again is published in it, so a run stays one trace.</param>
+    public async Task<IReadOnlyList<StageJob>> CheckAsync(IEnumerable<StageJob> outstanding, TimeSpan unclaimedAfter, CancellationToken cancellation = default,
+        System.Diagnostics.ActivityContext runTrace = default)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var republished = new List<StageJob>();
@@ -36,6 +38,7 @@ public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBu
                 if (now - finishedSeen[key] >= ResultGrace)
                 {
                     finishedSeen[key] = now;
+                    using var activity = Reoffer("watchdog publishes the recorded result", job, runTrace);
                     await bus.PublishAsync(done, cancellation);
                 }
                 continue;
@@ -47,6 +50,7 @@ public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBu
             if (expired || now - firstSeen[key] >= unclaimedAfter)
             {
                 firstSeen[key] = now;
+                using var activity = Reoffer(expired ? "watchdog re-offers a job whose worker died" : "watchdog re-offers an unclaimed job", job, runTrace);
                 await bus.PublishAsync(job with { Id = Guid.NewGuid() }, cancellation);
                 republished.Add(job);
             }
@@ -54,5 +58,14 @@ public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBu
         foreach (var gone in firstSeen.Keys.Where(k => !current.Contains(k)).ToList()) firstSeen.Remove(gone);
         foreach (var gone in finishedSeen.Keys.Where(k => !current.Contains(k)).ToList()) finishedSeen.Remove(gone);
         return republished;
+    }
+
+    static System.Diagnostics.Activity? Reoffer(string name, StageJob job, System.Diagnostics.ActivityContext runTrace)
+    {
+        var activity = Telemetry.Source.StartActivity(name, System.Diagnostics.ActivityKind.Producer, runTrace);
+        activity?.SetTag("wavemesh.job", job.Describe());
+        activity?.SetTag("wavemesh.job_key", job.Key);
+        activity?.SetTag("wavemesh.run_id", job.RunId.ToString());
+        return activity;
     }
 }

@@ -39,6 +39,8 @@ public sealed class Deployment : IAsyncLifetime
     public RunView FirstRun { get; private set; } = null!;
     public TimeSpan FirstRunTime { get; private set; }
     public Dictionary<string, IServiceHost> Replicas { get; } = [];
+    /// <summary>Every span the services in this process ended, from before the first run.</summary>
+    public SpanRecorder Spans { get; } = new();
 
     public async Task InitializeAsync()
     {
@@ -59,7 +61,11 @@ public sealed class Deployment : IAsyncLifetime
         FirstRunTime = clock.Elapsed;
     }
 
-    public async Task DisposeAsync() => await Mesh.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await Mesh.DisposeAsync();
+        Spans.Dispose();
+    }
 
     /// <summary>The distillation the first run used (its templates serve later jobs).</summary>
     public TemplatesDistilled Templates =>

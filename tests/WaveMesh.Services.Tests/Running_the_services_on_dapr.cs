@@ -111,6 +111,45 @@ public sealed class Running_the_services_on_dapr(Deployment deployment, ITestOut
     }
 
     [Fact]
+    public void One_run_is_one_trace_whose_spans_cross_the_services()
+    {
+        var run = deployment.FirstRunId.ToString();
+        var spans = deployment.Spans.All;
+        var distill = Assert.Single(spans, s => s.Name == "distill job" && s.Tag("wavemesh.run_id") == run);
+        var trace = spans.Where(s => s.TraceId == distill.TraceId).ToList();
+
+        // Job spans of every worker service, and the control service handling their results, all in the distillation's trace.
+        var workers = trace.Select(s => s.Tag("wavemesh.worker")).OfType<string>().ToHashSet();
+        Assert.Contains("distiller-1", workers);
+        Assert.Contains(workers, w => w.StartsWith("scalers-"));
+        Assert.Contains(workers, w => w.StartsWith("finetuner-"));
+        Assert.Contains("evaluator-1", workers);
+        foreach (var handled in new[] { nameof(TemplatesDistilled), nameof(ScalersTrained), nameof(TargetFinetuned), nameof(TargetEvaluated) })
+            Assert.Contains(trace, s => s.Name == $"control handles {handled}" && s.Tag("wavemesh.run_id") == run);
+
+        // The causal chain crosses the services through the sidecar: a WAVE branch's evaluation descends, span by span,
+        // from its fine-tune, its scalers and the distillation, each on another service.
+        var byId = trace.ToDictionary(s => s.SpanId);
+        List<Span> Ancestry(Span span)
+        {
+            var chain = new List<Span>();
+            while (byId.TryGetValue(span.ParentSpanId, out var parent)) chain.Add(span = parent);
+            return chain;
+        }
+        var chains = trace.Where(s => s.Name == "evaluate job" && (s.Tag("wavemesh.job") ?? "").Contains("/wave/")).Select(Ancestry).ToList();
+        Assert.NotEmpty(chains);
+        var chain = Assert.Single(chains.Where(c => c.Where(s => s.Name.EndsWith(" job")).Select(s => s.Name)
+            .SequenceEqual(["finetune job", "scalers job", "distill job"])).Take(1));
+        Assert.Contains(chain, s => s.Name.StartsWith("control handles "));
+        Assert.Contains(chain, s => s.Source == "Microsoft.AspNetCore");   // a delivery from the sidecar to a service
+
+        // Every job of the run is in that one trace (re-offers by the watchdog too).
+        var jobs = spans.Where(s => s.Name.EndsWith(" job") && s.Tag("wavemesh.run_id") == run).ToList();
+        Assert.True(jobs.Count >= 16, $"only {jobs.Count} job spans for the run's 16 jobs");
+        Assert.All(jobs, j => Assert.Equal(distill.TraceId, j.TraceId));
+    }
+
+    [Fact]
     public async Task Registering_the_same_teacher_twice_starts_nothing_new()
     {
         var runsBefore = (await Mesh.RunsAsync()).Count;

@@ -49,7 +49,6 @@ public sealed class ServiceHost<TMarker> : WebApplicationFactory<TMarker>, IServ
         builder.UseEnvironment("Production");
         foreach (var (key, value) in settings) builder.UseSetting(key, value);
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
-        builder.ConfigureTestServices(KnownBugs.Apply);
         builder.ConfigureLogging(l =>
         {
             l.ClearProviders();
