@@ -30,7 +30,9 @@ internal sealed class PubSubBroker : IAsyncDisposable
     {
         this.options = options;
         pubsubs = new HashSet<string>(options.PubSubs, StringComparer.Ordinal);
-        http = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) })
+        // Like daprd, a separate process: the trace context of a delivery is the CloudEvent's, never this process's
+        // ambient activity (no propagator, so HttpClient does not replace the traceparent header set below).
+        http = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1), ActivityHeadersPropagator = null })
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
@@ -296,6 +298,7 @@ internal sealed class PubSubBroker : IAsyncDisposable
 
     async Task<(DeliveryStatus, int?, string?)> PostAsync(Replica replica, string route, byte[] body, JsonElement cloudEvent, CancellationToken ct)
     {
+        System.Diagnostics.Activity.Current = null;   // the delivery loop's context is not the message's
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(replica.BaseAddress, route.TrimStart('/')));
         request.Content = new ByteArrayContent(body);
         request.Content.Headers.ContentType = new MediaTypeHeaderValue(CloudEvents.ContentType);

@@ -11,8 +11,8 @@ public sealed record Span(ActivityTraceId TraceId, ActivitySpanId SpanId, Activi
 }
 
 /// <summary>
-/// Records the spans of WaveMesh's activity source and of ASP.NET Core's incoming requests, for every host in the test
-/// process. The services create their spans exactly as in production (their OpenTelemetry setup listens to the same
+/// Records every span ended in the test process (WaveMesh's, ASP.NET Core's requests, HTTP and gRPC clients), for every
+/// host. The services create their spans exactly as in production (their OpenTelemetry setup listens to the same
 /// sources); this listener only collects them.
 /// </summary>
 public sealed class SpanRecorder : IDisposable
@@ -24,7 +24,7 @@ public sealed class SpanRecorder : IDisposable
     {
         listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name is "WaveMesh" or "Microsoft.AspNetCore",
+            ShouldListenTo = _ => true,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = a => spans.Enqueue(new Span(a.TraceId, a.SpanId, a.ParentSpanId, a.Source.Name, a.DisplayName,
                 a.TagObjects.ToDictionary(t => t.Key, t => t.Value?.ToString()))),
