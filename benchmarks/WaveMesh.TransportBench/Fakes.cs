@@ -78,16 +78,6 @@ public static class FakeStages
             new TargetEvaluated(v.Key, v.ModelDigest, v.Subject, 0.5, 1.0, 10_000, Stats(0, w))),
     };
 
-    public static string? JobKeyOf(IntegrationEvent e) => e switch
-    {
-        TemplatesDistilled t => t.JobKey,
-        ScalersTrained s => s.JobKey,
-        TargetFinetuned f => f.JobKey,
-        TargetEvaluated v => v.JobKey,
-        StageFailed f => f.JobKey,
-        _ => null,
-    };
-
     /// <summary>One evaluation job no worker has seen (a fresh model digest gives it a fresh job key).</summary>
     public static EvaluateModel FreshEvaluation(int i) =>
         new(RandomDigest(), new DatasetRef(Subset: 500), $"bench/{i}") { RunId = Guid.NewGuid(), CausationId = Guid.NewGuid() };
@@ -109,7 +99,7 @@ public sealed class BenchEventHandler(PipelineController controller, Probe probe
 {
     public async Task HandleAsync(IntegrationEvent e, CancellationToken cancellation)
     {
-        if (FakeStages.JobKeyOf(e) is { } key) probe.ResultArrived(key);
+        if (MessageTypes.JobKey(e) is { } key) probe.ResultArrived(key);
         await controller.HandleAsync(e, cancellation);
     }
 }

@@ -57,15 +57,7 @@ public sealed class RunCoordinator
     public IReadOnlyList<StageJob> Handle(IntegrationEvent e)
     {
         if (e.RunId != RunId) return [];
-        string? key = e switch
-        {
-            TemplatesDistilled t => t.JobKey,
-            ScalersTrained s => s.JobKey,
-            TargetFinetuned f => f.JobKey,
-            TargetEvaluated v => v.JobKey,
-            StageFailed f => f.JobKey,
-            _ => null,
-        };
+        var key = e is StageProgress ? null : MessageTypes.JobKey(e);
         if (key is null || !outstanding.Remove(key)) return [];
         finished.Add(key);
         State.Record(e);

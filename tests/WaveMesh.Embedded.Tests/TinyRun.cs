@@ -78,16 +78,9 @@ sealed record Outcome(RunConfig Config, RunState State, IReadOnlyList<Integratio
     Reporting.RunReport Report, double Seconds)
 {
     /// <summary>Result events of stages (not progress, teacher announcements or the run's end).</summary>
-    public IEnumerable<IntegrationEvent> Results => Events.Where(e => e is TemplatesDistilled or ScalersTrained or TargetFinetuned or TargetEvaluated);
+    public IEnumerable<IntegrationEvent> Results => Events.Where(MessageTypes.IsResult);
 
-    public static StageStats Stats(IntegrationEvent e) => e switch
-    {
-        TemplatesDistilled t => t.Stats,
-        ScalersTrained s => s.Stats,
-        TargetFinetuned f => f.Stats,
-        TargetEvaluated v => v.Stats,
-        _ => throw new ArgumentException(e.GetType().Name),
-    };
+    public static StageStats Stats(IntegrationEvent e) => MessageTypes.Stats(e) ?? throw new ArgumentException(e.GetType().Name);
 
     /// <summary>Accuracy of every evaluated subject (teacher, size/method/phase).</summary>
     public IReadOnlyDictionary<string, double> Accuracies => Events.OfType<TargetEvaluated>().ToDictionary(v => v.Subject, v => v.Accuracy);

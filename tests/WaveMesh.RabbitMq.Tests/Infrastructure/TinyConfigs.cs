@@ -30,23 +30,9 @@ public static class TinyConfigs
 /// <summary>Fields every stage result has.</summary>
 public static class Results
 {
-    public static StageStats Stats(IntegrationEvent e) => e switch
-    {
-        TemplatesDistilled t => t.Stats,
-        ScalersTrained s => s.Stats,
-        TargetFinetuned f => f.Stats,
-        TargetEvaluated v => v.Stats,
-        _ => throw new ArgumentException(e.GetType().Name),
-    };
+    public static StageStats Stats(IntegrationEvent e) => MessageTypes.Stats(e) ?? throw new ArgumentException(e.GetType().Name);
 
-    public static string JobKey(IntegrationEvent e) => e switch
-    {
-        TemplatesDistilled t => t.JobKey,
-        ScalersTrained s => s.JobKey,
-        TargetFinetuned f => f.JobKey,
-        TargetEvaluated v => v.JobKey,
-        _ => throw new ArgumentException(e.GetType().Name),
-    };
+    public static string JobKey(IntegrationEvent e) => MessageTypes.JobKey(e) ?? throw new ArgumentException(e.GetType().Name);
 
     /// <summary>Init and final accuracy of every branch (size/method) from a run's evaluations.</summary>
     public static IReadOnlyDictionary<string, (double? Init, double? Final)> Branches(IEnumerable<IntegrationEvent> events)
@@ -65,5 +51,5 @@ public static class Results
 
     /// <summary>The results (not progress or announcements) among <paramref name="events"/>.</summary>
     public static IEnumerable<IntegrationEvent> Of(IEnumerable<IntegrationEvent> events) =>
-        events.Where(e => e is TemplatesDistilled or ScalersTrained or TargetFinetuned or TargetEvaluated);
+        events.Where(MessageTypes.IsResult);
 }

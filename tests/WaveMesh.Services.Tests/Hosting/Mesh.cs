@@ -191,27 +191,11 @@ public sealed class Mesh : IAsyncDisposable
     public IReadOnlyList<IntegrationEvent> Results(Guid? runId = null) =>
         Published<IntegrationEvent>().Where(e => IsResult(e) && (runId is null || e.RunId == runId)).ToList();
 
-    public static bool IsResult(IntegrationEvent e) => e is TemplatesDistilled or ScalersTrained or TargetFinetuned or TargetEvaluated;
+    public static bool IsResult(IntegrationEvent e) => MessageTypes.IsResult(e);
 
-    public static StageStats Stats(IntegrationEvent e) => e switch
-    {
-        TemplatesDistilled t => t.Stats,
-        ScalersTrained s => s.Stats,
-        TargetFinetuned f => f.Stats,
-        TargetEvaluated v => v.Stats,
-        _ => throw new ArgumentException(e.GetType().Name),
-    };
+    public static StageStats Stats(IntegrationEvent e) => MessageTypes.Stats(e) ?? throw new ArgumentException(e.GetType().Name);
 
-    public static string JobKeyOf(IntegrationEvent e) => e switch
-    {
-        TemplatesDistilled t => t.JobKey,
-        ScalersTrained s => s.JobKey,
-        TargetFinetuned f => f.JobKey,
-        TargetEvaluated v => v.JobKey,
-        StageFailed f => f.JobKey,
-        StageProgress p => p.JobKey,
-        _ => throw new ArgumentException(e.GetType().Name),
-    };
+    public static string JobKeyOf(IntegrationEvent e) => MessageTypes.JobKey(e) ?? throw new ArgumentException(e.GetType().Name);
 
     /// <summary>Publishes a job the way a service does (contract JSON on its topic), without going through a client.</summary>
     public void Publish(StageJob job) =>
