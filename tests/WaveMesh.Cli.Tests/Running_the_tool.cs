@@ -56,6 +56,41 @@ public sealed class Running_the_tool : IDisposable
     }
 
     [Fact]
+    public async Task Init_trains_one_size_from_a_runs_templates_and_writes_a_ready_to_train_checkpoint()
+    {
+        var config = folder.Write("tiny.yaml", TinyConfig.Replace("targets: [1x16x1, 2x48x3]", "targets: [1x16x1]\nmethods: [wave]"));
+        var store = folder.PathOf("store");
+        var run = await Cli.RunAsync(folder.Path, "run", "--config", config, "--out", folder.PathOf("out"), "--store", store, "--threads", "1");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(folder.PathOf("out", "report.json")));
+        var digest = report.RootElement.GetProperty("templates").GetProperty("digest").GetString()!;
+        // A user's copy of the templates file, outside the store.
+        var templates = folder.PathOf("templates.safetensors");
+        File.Copy(Path.Combine(store, "objects", digest[..2], digest), templates);
+        var model = folder.PathOf("model", "L3-D32.safetensors");
+
+        var init = await Cli.RunAsync(folder.Path, "init", "--templates", templates, "--depth", "3", "--width", "32", "--heads", "2",
+            "--out", model, "--store", store, "--steps", "5", "--subset", "500", "--threads", "1");
+        var inspect = await Cli.RunAsync(folder.Path, "inspect", model);
+        var refused = await Cli.RunAsync(folder.Path, "init", "--templates", templates, "--depth", "3", "--width", "40", "--heads", "2",
+            "--out", folder.PathOf("bad.safetensors"), "--store", store);
+
+        Assert.True(init.ExitCode == 0, init.ToString());
+        Assert.True(inspect.ExitCode == 0, inspect.ToString());
+        // A plain ViT with timm's names and the target's shapes.
+        foreach (var (name, shape) in new[] { ("patch_embed.proj.weight", "[32, 1, 7, 7]"), ("cls_token", "[1, 1, 32]"), ("blocks.2.attn.qkv.weight", "[96, 32]"),
+                     ("blocks.2.mlp.fc1.weight", "[128, 32]"), ("norm.weight", "[32]"), ("head.weight", "[10, 32]") })
+            Assert.Contains(inspect.Stdout.Split('\n'), l => l.Contains(name) && l.Contains(shape));
+        Assert.DoesNotContain("blocks.3.", inspect.Stdout);
+        Assert.True(refused.ExitCode != 0, refused.ToString());
+        var error = Assert.Single(refused.StderrLines);
+        Assert.Contains("40", error);
+        Assert.Contains("16", error);   // the template size the width must be a multiple of
+        AssertNoStackTrace(refused);
+        Assert.False(File.Exists(folder.PathOf("bad.safetensors")));
+    }
+
+    [Fact]
     public async Task Reports_every_problem_of_a_bad_config_in_one_error_line_before_any_training()
     {
         var config = folder.Write("bad.yaml", """
