@@ -16,6 +16,8 @@ public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBu
     readonly TimeProvider time = clock ?? TimeProvider.System;
     readonly Dictionary<string, DateTime> firstSeen = new(StringComparer.Ordinal);
     readonly Dictionary<string, DateTime> finishedSeen = new(StringComparer.Ordinal);
+    /// <summary>The dead claim each job was last re-offered for: one re-offer per dead worker, not one per pass.</summary>
+    readonly Dictionary<string, string> reofferedFor = new(StringComparer.Ordinal);
 
     /// <summary>How long a finished job may stay outstanding before its recorded result is published again.</summary>
     public TimeSpan ResultGrace { get; init; } = TimeSpan.FromSeconds(30);
@@ -45,11 +47,15 @@ public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBu
             }
             var lease = await leases.GetAsync(key, cancellation);
             if (lease is not null && lease.IsLive(now)) { firstSeen.Remove(key); continue; }
-            bool expired = lease is not null && lease.ExpiresAt != DateTime.MinValue;
+            // A dead worker's lease is re-offered at once, but once per claim: until a new worker claims the job, the
+            // re-offer is an unclaimed job like any other.
+            bool expired = lease is not null && lease.ExpiresAt != DateTime.MinValue
+                && !(reofferedFor.TryGetValue(key, out var claim) && claim == lease.ClaimId);
             firstSeen.TryAdd(key, now);
             if (expired || now - firstSeen[key] >= unclaimedAfter)
             {
                 firstSeen[key] = now;
+                if (lease is not null) reofferedFor[key] = lease.ClaimId;
                 using var activity = Reoffer(expired ? "watchdog re-offers a job whose worker died" : "watchdog re-offers an unclaimed job", job, runTrace);
                 await bus.PublishAsync(job with { Id = Guid.NewGuid() }, cancellation);
                 republished.Add(job);
@@ -57,6 +63,7 @@ public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBu
         }
         foreach (var gone in firstSeen.Keys.Where(k => !current.Contains(k)).ToList()) firstSeen.Remove(gone);
         foreach (var gone in finishedSeen.Keys.Where(k => !current.Contains(k)).ToList()) finishedSeen.Remove(gone);
+        foreach (var gone in reofferedFor.Keys.Where(k => !current.Contains(k)).ToList()) reofferedFor.Remove(gone);
         return republished;
     }
 

@@ -192,9 +192,18 @@ public sealed class Watching_for_stalled_jobs : IDisposable
 
         Assert.Equal(job.Key, Assert.Single(again).Key);
         Assert.Equal(job.Key, Assert.Single(recorder.OfType<EvaluateModel>()).Key);
+        // Once per dead worker: the next pass, before anyone claimed the re-offer, publishes nothing more.
+        clock.Now += TimeSpan.FromSeconds(1);
+        Assert.Empty(await watchdog.CheckAsync([job], TimeSpan.FromMinutes(10)));
+        Assert.Single(recorder.OfType<EvaluateModel>());
         // The next worker can claim it, as the second attempt.
         var lease = await leases.TryClaimAsync(job.Key, "live-worker", TimeSpan.FromSeconds(30));
         Assert.Equal(2, lease!.Attempt);
+        // If that worker dies too, its own dead claim is re-offered at once.
+        Assert.Empty(await watchdog.CheckAsync([job], TimeSpan.FromMinutes(10)));
+        clock.Now += TimeSpan.FromSeconds(31);
+        Assert.Equal(job.Key, Assert.Single(await watchdog.CheckAsync([job], TimeSpan.FromMinutes(10))).Key);
+        Assert.Equal(2, recorder.OfType<EvaluateModel>().Count());
     }
 
     [Fact]
