@@ -189,7 +189,11 @@ public sealed class Deployment : IAsyncDisposable
         return new RunView(status.GetString()!, root);
     }
 
-    /// <summary>Polls GET /api/runs/{id} until the run has ended (succeeded or failed).</summary>
+    /// <summary>
+    /// Polls GET /api/runs/{id} until the run has ended (succeeded or failed), then waits until the test's observer has
+    /// the run's <see cref="RunCompleted"/> too: it consumes on its own connection (after a broker restart it may
+    /// reconnect later than the services), so until then the events it shows can be incomplete.
+    /// </summary>
     public async Task<RunView> WaitForRunAsync(Guid run, TimeSpan timeout)
     {
         var until = DateTime.UtcNow + timeout;
@@ -198,7 +202,11 @@ public sealed class Deployment : IAsyncDisposable
             RunView? view = null;
             try { view = await RunAsync(run); }
             catch (HttpRequestException) { }
-            if (view?.Status is RunOutcome.Succeeded or RunOutcome.Failed) return view;
+            if (view?.Status is RunOutcome.Succeeded or RunOutcome.Failed)
+            {
+                await Events.WaitForAsync<RunCompleted>(c => c.RunId == run, TimeSpan.FromMinutes(1), "the run's completion at the test's observer");
+                return view;
+            }
             if (DateTime.UtcNow > until)
                 throw new TimeoutException($"run {run} still {view?.Status ?? "unknown"} after {timeout.TotalSeconds:F0} s; events seen: {Events.Describe()}");
             await Task.Delay(250);
