@@ -49,20 +49,16 @@ public sealed class PipelineController(IEventBus bus)
         if (!runs.TryGetValue(e.RunId, out var run)) return;
         IReadOnlyList<StageJob> jobs;
         bool completed;
-        cancellation.ThrowIfCancellationRequested();
         lock (run)
         {
             bool wasComplete = run.IsComplete;
             jobs = run.Handle(e);
             completed = !wasComplete && run.IsComplete;
         }
-        // The coordinator has already counted these jobs as dispatched: publishing them must not be given up because the
-        // delivery that brought the event is being cancelled (a broker connection lost mid-handling); the bus's own
-        // bounded retries decide. A lost publish here would leave the job to the watchdog's much later re-offer.
-        foreach (var job in jobs) await bus.PublishAsync(job, CancellationToken.None);
+        foreach (var job in jobs) await bus.PublishAsync(job, cancellation);
         if (completed)
         {
-            await bus.PublishAsync(run.Completion(), CancellationToken.None);
+            await bus.PublishAsync(run.Completion(), cancellation);
             RunFinished?.Invoke(run);
         }
     }
