@@ -75,8 +75,7 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
         if (templates is null)
         {
             var (teacher, _) = await TeacherAsync(ct);
-            var job = new DistillTemplates(teacher, p.Family, p.Auxiliary, p.Templates, p.Data with { Subset = null }, p.Distill, p.Temperature, p.Seed);
-            templates = (TemplatesDistilled)await runner.RunAsync(job, progress, ct);
+            templates = (TemplatesDistilled)await runner.RunAsync(p.DistillJob(teacher), progress, ct);
             log($"templates: {templates.TemplateParameters:N0} parameters, auxiliary {p.Auxiliary} {templates.AuxAccuracy:P2}, stage 1 {templates.Stats.Seconds:F0} s");
         }
         return templates;
@@ -95,8 +94,7 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
         if (cell.Method == Methods.Wave)
         {
             var t = await TemplatesAsync(ct);
-            var scalers = (ScalersTrained)await runner.RunAsync(new TrainScalers(teacher, t.TemplatesDigest, t.AuxScalersDigest, cell.Size,
-                p.ScalerInit, p.Data with { Subset = p.ScalerSubset, SubsetSeed = cell.Seed }, p.Scalers, p.Temperature, cell.Seed), progress, ct);
+            var scalers = (ScalersTrained)await runner.RunAsync(p.ScalerJob(teacher, t, cell.Size, cell.Seed), progress, ct);
             init = new InitSource(InitSource.Model, scalers.ModelDigest);
             stage2Steps = scalers.Stats.Steps;
             seconds += scalers.Stats.Seconds;

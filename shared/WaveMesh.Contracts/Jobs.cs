@@ -33,14 +33,30 @@ public abstract record StageJob
 public sealed record DistillTemplates(string TeacherDigest, ModelFamily Family, ModelSize Auxiliary, TemplateSettings Templates,
     DatasetRef Data, TrainSettings Training, double Temperature, long Seed) : StageJob
 {
+    /// <summary>Learning-rate multipliers per parameter group (null: 1 for every group).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public LearningRateScales? Scales { get; init; }
+
     public override string Stage => StageNames.Distill;
     public override string Describe() => $"distil templates into {Auxiliary}";
 }
 
 /// <summary>Stage 2: a target size's scalers, fitted to the teacher with the templates frozen.</summary>
 public sealed record TrainScalers(string TeacherDigest, string TemplatesDigest, string AuxScalersDigest, ModelSize Target,
-    string Init, DatasetRef Data, TrainSettings Training, double Temperature, long Seed) : StageJob
+    ScalerInit Init, DatasetRef Data, TrainSettings Training, double Temperature, long Seed) : StageJob
 {
+    /// <summary>Learning-rate multipliers per parameter group (null: 1 for every group; templates never train here).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public LearningRateScales? Scales { get; init; }
+
+    /// <summary>Which model's logits the scalers are fitted to (null: the teacher's).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ScalerReference? Reference { get; init; }
+
+    /// <summary>How resized scalers map layers (null: interpolate).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DepthMapping? Depth { get; init; }
+
     public override string Stage => StageNames.Scalers;
     public override string Describe() => $"scalers of {Target}";
 }

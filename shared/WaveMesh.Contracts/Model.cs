@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
 namespace WaveMesh.Contracts;
 
 /// <summary>Depth, width and heads: what changes between the sizes of one model family.</summary>
@@ -25,12 +28,52 @@ public sealed record ModelFamily(int ImageSize = 28, int Channels = 1, int Patch
 /// <summary>A dataset a worker loads locally: its name ("fashion-mnist" or "cifar-10"), an optional folder, and an optional deterministic subset.</summary>
 public sealed record DatasetRef(string Name = "fashion-mnist", string? Path = null, int? Subset = null, long SubsetSeed = 0);
 
-/// <summary>One training schedule: AdamW with warm-up and cosine decay.</summary>
+/// <summary>
+/// One training schedule: AdamW with warm-up and cosine decay. <see cref="WarmupSteps"/>, when set, replaces
+/// <see cref="WarmupFraction"/> (0: start at the peak learning rate).
+/// </summary>
 public sealed record TrainSettings(int Steps, int BatchSize = 128, double LearningRate = 1e-3, double WeightDecay = 0.05,
-    double WarmupFraction = 0.05, string Augmentation = "none");
+    double WarmupFraction = 0.05, string Augmentation = "none",
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? WarmupSteps = null);
 
-/// <summary>Template size w and template counts per category.</summary>
-public sealed record TemplateSettings(int Size = 32, int Matrix = 8, int Vector = 4, int Embedding = 8);
+/// <summary>How a parameter that is not a block matrix reaches a new size.</summary>
+[JsonConverter(typeof(SnakeCaseEnum<Carry>))]
+public enum Carry
+{
+    /// <summary>Composed from shared templates by the size's scalers.</summary>
+    Templated,
+    /// <summary>Owned by each size as it is (per layer), resized from the auxiliary model's and trained in stage 2.</summary>
+    Scalers,
+    /// <summary>The auxiliary model's values resized to the size, not trained in stage 2.</summary>
+    Shared,
+}
+
+/// <summary>How each group of non-matrix parameters is carried; block matrices are always templated.</summary>
+public sealed record CarrySettings(Carry Vectors = Carry.Templated, Carry PosEmbed = Carry.Templated, Carry ClsToken = Carry.Templated,
+    Carry PatchEmbed = Carry.Templated, Carry Head = Carry.Templated);
+
+/// <summary>Template size w, template counts per category, and how non-matrix parameters are carried (null: all templated).</summary>
+public sealed record TemplateSettings(int Size = 32, int Matrix = 8, int Vector = 4, int Embedding = 8,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CarrySettings? Carry = null);
+
+/// <summary>Learning-rate multipliers per parameter group of stages 1 and 2 (0 freezes a group).</summary>
+public sealed record LearningRateScales(double Templates = 1, double Scalers = 1, double Vectors = 1, double Embeddings = 1);
+
+/// <summary>How a new size's scalers start: resized from the auxiliary model's, or random.</summary>
+[JsonConverter(typeof(SnakeCaseEnum<ScalerInit>))]
+public enum ScalerInit { Resized, Random }
+
+/// <summary>How resized scalers map a new size's layers onto the auxiliary model's.</summary>
+[JsonConverter(typeof(SnakeCaseEnum<DepthMapping>))]
+public enum DepthMapping { Interpolate, Nearest }
+
+/// <summary>Which model's logits stage 2 imitates.</summary>
+[JsonConverter(typeof(SnakeCaseEnum<ScalerReference>))]
+public enum ScalerReference { Teacher, Auxiliary }
+
+/// <summary>Enums written as snake_case strings on every transport and in every store.</summary>
+public sealed class SnakeCaseEnum<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false)
+    where T : struct, Enum;
 
 /// <summary>Where a model to fine-tune starts: a stored model, a fresh timm initialisation, or weight selection from a teacher.</summary>
 public sealed record InitSource(string Kind, string? Digest = null)

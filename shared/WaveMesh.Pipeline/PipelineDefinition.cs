@@ -27,14 +27,34 @@ public sealed record PipelineDefinition
     public ModelSize Auxiliary { get; init; } = new(4, 128, 4);
     public TemplateSettings Templates { get; init; } = new();
     public TrainSettings Distill { get; init; } = new(Steps: 469, LearningRate: 5e-4);
+    /// <summary>Stage 1's learning-rate multipliers per parameter group (null: 1 for every group).</summary>
+    public LearningRateScales? DistillScales { get; init; }
     public double Temperature { get; init; } = 1.0;
     public TrainSettings Scalers { get; init; } = new(Steps: 200, LearningRate: 3e-3, WeightDecay: 0);
     public int ScalerSubset { get; init; } = 5000;
-    public string ScalerInit { get; init; } = "resized";
+    public ScalerInit ScalerInit { get; init; } = ScalerInit.Resized;
+    /// <summary>Stage 2's learning-rate multipliers per parameter group (null: 1 for every group).</summary>
+    public LearningRateScales? ScalerScales { get; init; }
+    /// <summary>Which model stage 2 imitates (null: the teacher).</summary>
+    public ScalerReference? ScalerReference { get; init; }
+    /// <summary>How resized scalers map layers (null: interpolate).</summary>
+    public DepthMapping? ScalerDepth { get; init; }
     public IReadOnlyList<ModelSize> Targets { get; init; } = [];
     public IReadOnlyList<MethodPlan> Methods { get; init; } = [];
     public int CurvePoints { get; init; } = 4;
     public long Seed { get; init; }
+
+    /// <summary>Stage 1 for <paramref name="teacherDigest"/>: templates distilled through the auxiliary model.</summary>
+    public DistillTemplates DistillJob(string teacherDigest) =>
+        new(teacherDigest, Family, Auxiliary, Templates, Data with { Subset = null }, Distill, Temperature, Seed) { Scales = DistillScales };
+
+    /// <summary>Stage 2 for one size: its scalers fitted on the scaler subset drawn with <paramref name="seed"/>.</summary>
+    public TrainScalers ScalerJob(string teacherDigest, TemplatesDistilled templates, ModelSize target, long seed) =>
+        new(teacherDigest, templates.TemplatesDigest, templates.AuxScalersDigest, target, ScalerInit,
+            Data with { Subset = ScalerSubset, SubsetSeed = seed }, Scalers, Temperature, seed)
+        {
+            Scales = ScalerScales, Reference = ScalerReference, Depth = ScalerDepth,
+        };
 
     /// <summary>Subject tag of an evaluation: which target, method and phase ("init" or "final") it measures.</summary>
     public static string Subject(ModelSize target, string method, string phase) => $"{target.Slug}/{method}/{phase}";

@@ -78,9 +78,14 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         if (imageSize % family.PatchSize != 0) r.Problem($"family.patch_size: {family.PatchSize} does not divide the image size {imageSize}");
 
         var t = r.Map(root, "templates");
-        r.Known(t, "templates", "size", "matrix", "vector", "embedding");
+        r.Known(t, "templates", "size", "matrix", "vector", "embedding", "carry");
+        var carryNode = r.Map(t, "carry", "templates.carry");
+        r.Known(carryNode, "templates.carry", "vectors", "pos_embed", "cls_token", "patch_embed", "head");
+        Carry CarryOf(string key) => r.Enum(carryNode, $"templates.carry.{key}", key, Carry.Templated);
+        var carry = new CarrySettings(CarryOf("vectors"), CarryOf("pos_embed"), CarryOf("cls_token"), CarryOf("patch_embed"), CarryOf("head"));
         var templates = new TemplateSettings(r.Int(t, "templates.size", "size", 32, min: 1), r.Int(t, "templates.matrix", "matrix", 8, min: 1),
-            r.Int(t, "templates.vector", "vector", 4, min: 1), r.Int(t, "templates.embedding", "embedding", 8, min: 1));
+            r.Int(t, "templates.vector", "vector", 4, min: 1), r.Int(t, "templates.embedding", "embedding", 8, min: 1),
+            carry == new CarrySettings() ? null : carry);
 
         var teacherNode = r.Map(root, "teacher");
         r.Known(teacherNode, "teacher", "file", "heads", "size", "epochs", "learning_rate", "augmentation");
@@ -93,24 +98,29 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var auxiliary = r.Size(root, "auxiliary", "auxiliary", new ModelSize(4, 128, 4), templates.Size);
 
         var d = r.Map(root, "distill");
-        r.Known(d, "distill", "epochs", "learning_rate", "temperature", "batch_size");
+        r.Known(d, "distill", "epochs", "learning_rate", "learning_rate_scale", "temperature", "batch_size", "augmentation");
         int distillBatch = r.Int(d, "distill.batch_size", "batch_size", 128, min: 1);
         var distill = new TrainSettings((int)Math.Round(r.Double(d, "distill.epochs", "epochs", 1, min: 0.001) * TrainCount(dataset) / distillBatch),
-            distillBatch, r.Double(d, "distill.learning_rate", "learning_rate", 5e-4, min: 1e-9));
+            distillBatch, r.Double(d, "distill.learning_rate", "learning_rate", 5e-4, min: 1e-9),
+            Augmentation: r.Choice(d, "distill.augmentation", "augmentation", "none", ["none", "crop_flip"]));
         double temperature = r.Double(d, "distill.temperature", "temperature", 1.0, min: 0.01);
+        var distillScales = r.Scales(d, "distill.learning_rate_scale", templates: true);
 
         var s = r.Map(root, "scalers");
-        r.Known(s, "scalers", "steps", "subset", "learning_rate", "init");
+        r.Known(s, "scalers", "steps", "subset", "learning_rate", "learning_rate_scale", "init", "depth", "reference");
         var scalers = new TrainSettings(r.Int(s, "scalers.steps", "steps", 200, min: 1),
             LearningRate: r.Double(s, "scalers.learning_rate", "learning_rate", 3e-3, min: 1e-9), WeightDecay: 0);
         int subset = r.Int(s, "scalers.subset", "subset", 5000, min: 128);
-        string scalerInit = r.Choice(s, "scalers.init", "init", "resized", ["resized", "random"]);
+        var scalerInit = r.Enum(s, "scalers.init", "init", ScalerInit.Resized);
+        var scalerScales = r.Scales(s, "scalers.learning_rate_scale", templates: false);
+        var depthMapping = r.Enum(s, "scalers.depth", "depth", DepthMapping.Interpolate);
+        var reference = r.Enum(s, "scalers.reference", "reference", ScalerReference.Teacher);
 
         var methods = r.List(root, "methods", Methods.All, m => Methods.All.Contains(m) ? null : $"unknown method '{m}' (use {string.Join(", ", Methods.All)})");
         if (methods.Count == 0) r.Problem("methods: at least one method is needed");
 
         var f = r.Map(root, "finetune");
-        r.Known(f, "finetune", "epochs", "batch_size", "curve_points", "learning_rate", "augmentation");
+        r.Known(f, "finetune", "epochs", "batch_size", "curve_points", "learning_rate", "warmup_steps", "augmentation");
         int batch = r.Int(f, "finetune.batch_size", "batch_size", 128, min: 1);
         int stage3Steps = (int)Math.Round(r.Double(f, "finetune.epochs", "epochs", 0.5, min: 0) * TrainCount(dataset) / batch);
         int curvePoints = r.Int(f, "finetune.curve_points", "curve_points", 4, min: 0);
@@ -118,8 +128,12 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var rates = r.Map(f, "learning_rate", "finetune.learning_rate");
         r.Known(rates, "finetune.learning_rate", Methods.All);
         var defaults = new Dictionary<string, double> { [Methods.Wave] = 5e-4, [Methods.Scratch] = 1e-3, [Methods.WeightSelection] = 5e-4 };
+        // Warm-up in steps per method; a method not named warms up over 5% of its steps.
+        var warmups = r.Map(f, "warmup_steps", "finetune.warmup_steps");
+        r.Known(warmups, "finetune.warmup_steps", Methods.All);
         var plans = methods.Select(m => new MethodPlan(m, new TrainSettings(stage3Steps, batch,
-            r.Double(rates, $"finetune.learning_rate.{m}", m, defaults[m], min: 1e-9), Augmentation: augmentation))).ToList();
+            r.Double(rates, $"finetune.learning_rate.{m}", m, defaults[m], min: 1e-9), Augmentation: augmentation,
+            WarmupSteps: r.OptionalInt(warmups, $"finetune.warmup_steps.{m}", m, min: 0)))).ToList();
 
         var targets = new List<ModelSize>();
         if (root.Children.TryGetValue(new YamlScalarNode("targets"), out var targetsNode))
@@ -135,7 +149,10 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var pipeline = new PipelineDefinition
         {
             Family = family, Data = new DatasetRef(dataset, dataPath), Auxiliary = auxiliary, Templates = templates,
-            Distill = distill, Temperature = temperature, Scalers = scalers, ScalerSubset = subset, ScalerInit = scalerInit,
+            Distill = distill, DistillScales = distillScales, Temperature = temperature,
+            Scalers = scalers, ScalerSubset = subset, ScalerInit = scalerInit, ScalerScales = scalerScales,
+            ScalerDepth = depthMapping == DepthMapping.Interpolate ? null : depthMapping,
+            ScalerReference = reference == ScalerReference.Teacher ? null : reference,
             Targets = targets, Methods = plans, CurvePoints = curvePoints, Seed = seed,
         };
         return new RunConfig(teacher, pipeline);
@@ -188,6 +205,25 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
             if (allowed.Contains(v)) return v;
             Problem($"{path}: '{v}' is not one of {string.Join(", ", allowed)}");
             return fallback;
+        }
+
+        /// <summary>An enum written in snake_case ("weight_selection"); anything else is a problem naming the allowed values.</summary>
+        public T Enum<T>(YamlMappingNode map, string path, string key, T fallback) where T : struct, System.Enum
+        {
+            var names = System.Enum.GetValues<T>().ToDictionary(v => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(v.ToString()));
+            var text = Choice(map, path, key, names.First(kv => kv.Value.Equals(fallback)).Key, [.. names.Keys]);
+            return names[text];
+        }
+
+        /// <summary>Learning-rate multipliers per parameter group (null when every one is 1); stage 2 has no templates key.</summary>
+        public LearningRateScales? Scales(YamlMappingNode parent, string path, bool templates)
+        {
+            var map = Map(parent, "learning_rate_scale", path);
+            string[] keys = templates ? ["templates", "scalers", "vectors", "embeddings"] : ["scalers", "vectors", "embeddings"];
+            Known(map, path, keys);
+            double Get(string k) => Double(map, $"{path}.{k}", k, 1, min: 0);
+            var scales = new LearningRateScales(templates ? Get("templates") : 1, Get("scalers"), Get("vectors"), Get("embeddings"));
+            return scales == new LearningRateScales() ? null : scales;
         }
 
         public long Long(YamlMappingNode map, string key, long fallback)

@@ -35,8 +35,7 @@ public sealed class RunCoordinator
             Job(new EvaluateModel(teacher.TeacherDigest, definition.Data with { Subset = null }, PipelineDefinition.TeacherSubject), teacher),
         };
         if (definition.Methods.Any(m => m.Method == Methods.Wave))
-            jobs.Add(Job(new DistillTemplates(teacher.TeacherDigest, definition.Family, definition.Auxiliary, definition.Templates,
-                definition.Data with { Subset = null }, definition.Distill, definition.Temperature, definition.Seed), teacher));
+            jobs.Add(Job(definition.DistillJob(teacher.TeacherDigest), teacher));
         foreach (var target in definition.Targets)
         foreach (var plan in definition.Methods.Where(m => m.Method != Methods.Wave))
         {
@@ -63,9 +62,7 @@ public sealed class RunCoordinator
         State.Record(e);
         IReadOnlyList<StageJob> next = e switch
         {
-            TemplatesDistilled t => definition.Targets.Select(target => Job(new TrainScalers(State.Teacher.TeacherDigest, t.TemplatesDigest,
-                t.AuxScalersDigest, target, definition.ScalerInit, definition.Data with { Subset = definition.ScalerSubset, SubsetSeed = definition.Seed },
-                definition.Scalers, definition.Temperature, definition.Seed), e)).ToList(),
+            TemplatesDistilled t => definition.Targets.Select(target => Job(definition.ScalerJob(State.Teacher.TeacherDigest, t, target, definition.Seed), e)).ToList(),
             ScalersTrained s => [Job(Finetune(s.Target, definition.Methods.Single(m => m.Method == Methods.Wave), new InitSource(InitSource.Model, s.ModelDigest)), e)],
             TargetFinetuned f =>
             [

@@ -19,7 +19,11 @@ public sealed class DistillStage : StageUnit<DistillTemplates>
         using var teacher = StageArtifacts.LoadModel(context, job.TeacherDigest);
         var data = context.Datasets.Load(job.Data);
         var aux = EngineMapping.Spec(job.Family, job.Auxiliary);
-        var options = new DistillOptions { Schedule = EngineMapping.Schedule(job.Training), Temperature = job.Temperature, Seed = job.Seed };
+        var options = new DistillOptions
+        {
+            Schedule = EngineMapping.Schedule(job.Training), Temperature = job.Temperature, Seed = job.Seed,
+            Scales = EngineMapping.Scales(job.Scales), Augmentation = EngineMapping.Augmentation(job.Training.Augmentation),
+        };
         var result = Distillation.DistillTemplates(teacher, aux, EngineMapping.Config(job.Templates), data.Train, data.Normalization,
             context.Device, options, progress, cancellation);
         using var templatesModule = result.Templates;

@@ -3,6 +3,7 @@ using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Wave;
+using static TorchSharp.torch;
 
 namespace WaveMesh.Stages;
 
@@ -14,20 +15,22 @@ public sealed class ScalerStage : StageUnit<TrainScalers>
     protected override IntegrationEvent Run(TrainScalers job, StageContext context, IProgress<StepReport> progress, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
-        using var teacher = StageArtifacts.LoadModel(context, job.TeacherDigest);
         using var templates = WaveFiles.LoadTemplates(StageArtifacts.Fetch(context, job.TemplatesDigest), context.Device).Templates;
         var target = templates.Family.WithSize(job.Target.Depth, job.Target.Width, job.Target.Heads);
-        var init = job.Init switch
-        {
-            "resized" => ScalerInit.Resized,
-            "random" => ScalerInit.Random,
-            _ => throw new ArgumentException($"unknown scaler initialisation '{job.Init}': use resized or random"),
-        };
-        using var aux = init == ScalerInit.Resized ? WaveFiles.LoadScalers(StageArtifacts.Fetch(context, job.AuxScalersDigest), context.Device).Scalers : null;
+        var init = EngineMapping.Init(job.Init);
+        bool imitateAux = job.Reference == ScalerReference.Auxiliary;
+        using var aux = init == Engine.Wave.ScalerInit.Resized || imitateAux
+            ? WaveFiles.LoadScalers(StageArtifacts.Fetch(context, job.AuxScalersDigest), context.Device).Scalers
+            : null;
+        // The model whose logits the scalers imitate: the teacher, or the auxiliary model the templates were distilled into.
+        using nn.Module<Tensor, Tensor> reference = imitateAux ? new TemplatedVit(templates, aux!) : StageArtifacts.LoadModel(context, job.TeacherDigest);
         var data = context.Datasets.Load(job.Data);
-        using var initial = ScalerTraining.InitialScalers(templates, target, init, aux, job.Seed);
-        var options = new DistillOptions { Schedule = EngineMapping.Schedule(job.Training), Temperature = job.Temperature, Seed = job.Seed };
-        var (scalers, training) = ScalerTraining.TrainScalers(teacher, templates, target, initial, data.Train, data.Normalization,
+        using var initial = ScalerTraining.InitialScalers(templates, target, init, aux, job.Seed, EngineMapping.Depth(job.Depth));
+        var options = new DistillOptions
+        {
+            Schedule = EngineMapping.Schedule(job.Training), Temperature = job.Temperature, Seed = job.Seed, Scales = EngineMapping.Scales(job.Scales),
+        };
+        var (scalers, training) = ScalerTraining.TrainScalers(reference, templates, target, initial, data.Train, data.Normalization,
             context.Device, options, progress, cancellation);
         var stats = Stats(training, clock, context, cancellation);
         var scalersDigest = StageArtifacts.SaveScalers(context, scalers, job.TemplatesDigest);

@@ -25,6 +25,8 @@ public sealed class Keying_jobs_by_content
             ("training.augmentation", d with { Training = d.Training with { Augmentation = "none" } }),
             ("temperature", d with { Temperature = 2.5 }),
             ("seed", d with { Seed = 4 }),
+            ("scales", d with { Scales = new LearningRateScales(Scalers: 10) }),
+            ("templates.carry", d with { Templates = d.Templates with { Carry = new CarrySettings(Vectors: Carry.Scalers) } }),
         ],
         TrainScalers s =>
         [
@@ -32,12 +34,15 @@ public sealed class Keying_jobs_by_content
             ("templates_digest", s with { TemplatesDigest = Samples.DigestA }),
             ("aux_scalers_digest", s with { AuxScalersDigest = Samples.DigestB }),
             ("target.width", s with { Target = s.Target with { Width = 192 } }),
-            ("init", s with { Init = "random" }),
+            ("init", s with { Init = ScalerInit.Random }),
             ("data.path", s with { Data = s.Data with { Path = "/elsewhere" } }),
             ("training.batch_size", s with { Training = s.Training with { BatchSize = 128 } }),
             ("training.weight_decay", s with { Training = s.Training with { WeightDecay = 0.05 } }),
             ("temperature", s with { Temperature = 1.0 }),
             ("seed", s with { Seed = 5 }),
+            ("scales", s with { Scales = new LearningRateScales(Embeddings: 0) }),
+            ("reference", s with { Reference = ScalerReference.Auxiliary }),
+            ("depth", s with { Depth = DepthMapping.Nearest }),
         ],
         FinetuneTarget f =>
         [
@@ -48,6 +53,7 @@ public sealed class Keying_jobs_by_content
             ("init.digest", f with { Init = f.Init with { Digest = Samples.DigestC } }),
             ("data.subset", f with { Data = f.Data with { Subset = 4999 } }),
             ("training.warmup_fraction", f with { Training = f.Training with { WarmupFraction = 0.05 } }),
+            ("training.warmup_steps", f with { Training = f.Training with { WarmupSteps = 0 } }),
             ("seed", f with { Seed = 6 }),
             ("curve_points", f with { CurvePoints = 5 }),
         ],
@@ -105,8 +111,11 @@ public sealed class Keying_jobs_by_content
         foreach (var type in MessageTypes.Jobs)
         {
             var job = Samples.Job(type);
-            using var json = JsonDocument.Parse(ContractJson.Serialize(job));
-            var contentFields = json.RootElement.EnumerateObject().Select(p => p.Name).Except(envelopeFields).ToHashSet();
+            // Every serialised property, including optional ones left out of the JSON while null.
+            var contentFields = type.GetProperties()
+                .Where(p => p.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonIgnoreAttribute), true)
+                    .Cast<System.Text.Json.Serialization.JsonIgnoreAttribute>().All(a => a.Condition != System.Text.Json.Serialization.JsonIgnoreCondition.Always))
+                .Select(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name)).Except(envelopeFields).ToHashSet();
             var covered = Variants(job).Select(v => v.Field.Split('.')[0]).ToHashSet();
             Assert.True(contentFields.SetEquals(covered),
                 $"{type.Name}: content fields [{string.Join(", ", contentFields.Order())}], variants cover [{string.Join(", ", covered.Order())}]");

@@ -20,7 +20,7 @@ static class Samples
     public static DistillTemplates Distill() => new(DigestA, Family, new ModelSize(4, 128, 4), new TemplateSettings(16, 4, 2, 4),
         Data, Training, Temperature: 2.0, Seed: 3) { RunId = Run, CausationId = Cause };
 
-    public static TrainScalers Scalers() => new(DigestA, DigestB, DigestC, new ModelSize(6, 160, 5), "resized", Data, Training,
+    public static TrainScalers Scalers() => new(DigestA, DigestB, DigestC, new ModelSize(6, 160, 5), ScalerInit.Resized, Data, Training,
         Temperature: 1.5, Seed: 4) { RunId = Run, CausationId = Cause };
 
     public static FinetuneTarget Finetune() => new(Family, new ModelSize(2, 64, 2), "wave", new InitSource(InitSource.Model, DigestB), Data,

@@ -42,7 +42,7 @@ public sealed class FabricatedRun(RunLedger ledger, DateTime start)
         new TemplateSettings(), Data, new TrainSettings(Steps: 469, LearningRate: 5e-4), 1.0, 0) { RunId = RunId, CreatedAt = Clock });
 
     public TrainScalers AskScalers(TemplatesDistilled templates, ModelSize target) => Ask(new TrainScalers(Teacher.TeacherDigest,
-        templates.TemplatesDigest, templates.AuxScalersDigest, target, "resized", Data with { Subset = 5000 },
+        templates.TemplatesDigest, templates.AuxScalersDigest, target, ScalerInit.Resized, Data with { Subset = 5000 },
         new TrainSettings(Steps: 200, LearningRate: 3e-3, WeightDecay: 0), 1.0, 0) { RunId = RunId, CreatedAt = Clock });
 
     public FinetuneTarget AskFinetune(ModelSize target, string method, InitSource init, int steps = 600) => Ask(new FinetuneTarget(Family, target, method,

@@ -19,7 +19,7 @@ static class Recorded
 
     public static readonly DistillTemplates Distill = new(Teacher, new ModelFamily(), new ModelSize(4, 128, 4), new TemplateSettings(), Data,
         new TrainSettings(100), 1.0, 0) { RunId = Run, CreatedAt = T0 };
-    public static readonly TrainScalers Scale = new(Teacher, Templates, Aux, Target, "resized", Data, new TrainSettings(50), 1.0, 0) { RunId = Run, CreatedAt = T0.AddMinutes(2) };
+    public static readonly TrainScalers Scale = new(Teacher, Templates, Aux, Target, ScalerInit.Resized, Data, new TrainSettings(50), 1.0, 0) { RunId = Run, CreatedAt = T0.AddMinutes(2) };
     public static readonly FinetuneTarget Finetune = new(new ModelFamily(), Target, "wave", new InitSource(InitSource.Model, WaveInit), Data,
         new TrainSettings(200), 0) { RunId = Run, CreatedAt = T0.AddMinutes(3) };
     public static readonly EvaluateModel EvaluateFinal = new(WaveFinal, Data, "2x64x2/wave/final") { RunId = Run, CreatedAt = T0.AddMinutes(6) };

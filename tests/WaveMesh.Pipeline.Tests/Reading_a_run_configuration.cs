@@ -31,7 +31,7 @@ public sealed class Reading_a_run_configuration
         Assert.Equal(1.0, p.Temperature);
         Assert.Equal(new TrainSettings(200, LearningRate: 3e-3, WeightDecay: 0), p.Scalers);
         Assert.Equal(5000, p.ScalerSubset);
-        Assert.Equal("resized", p.ScalerInit);
+        Assert.Equal(ScalerInit.Resized, p.ScalerInit);
         Assert.Equal(Methods.All, p.Methods.Select(m => m.Method));
         var stage3 = (int)Math.Round(0.5 * 60_000 / 128);
         Assert.Equal(new MethodPlan(Methods.Wave, new TrainSettings(stage3, 128, 5e-4)), p.Methods[0]);
@@ -81,11 +81,54 @@ public sealed class Reading_a_run_configuration
         Assert.Equal(2.0, p.Temperature);
         Assert.Equal(new TrainSettings(15, LearningRate: 0.01, WeightDecay: 0), p.Scalers);
         Assert.Equal(1000, p.ScalerSubset);
-        Assert.Equal("random", p.ScalerInit);
+        Assert.Equal(ScalerInit.Random, p.ScalerInit);
         Assert.Equal([new MethodPlan(Methods.Wave, new TrainSettings(5, 100, 0.0001, Augmentation: "crop_flip")),
             new MethodPlan(Methods.Scratch, new TrainSettings(5, 100, 0.003, Augmentation: "crop_flip"))], p.Methods);
         Assert.Equal(2, p.CurvePoints);
         Assert.Equal([new ModelSize(1, 16, 1), new ModelSize(2, 48, 3)], p.Targets);
+    }
+
+    [Fact]
+    public void Reads_the_recipe_choices_of_stages_1_to_3()
+    {
+        var p = RunConfig.Parse("""
+            templates: { carry: { vectors: scalers, pos_embed: shared, cls_token: shared, patch_embed: shared } }
+            distill: { augmentation: crop_flip, learning_rate_scale: { scalers: 10, vectors: 2 } }
+            scalers: { depth: nearest, reference: auxiliary, learning_rate_scale: { scalers: 3, embeddings: 0 } }
+            finetune: { warmup_steps: { wave: 0, weight_selection: 5 } }
+            """, null).Pipeline;
+
+        Assert.Equal(new CarrySettings(Carry.Scalers, Carry.Shared, Carry.Shared, Carry.Shared, Carry.Templated), p.Templates.Carry);
+        Assert.Equal("crop_flip", p.Distill.Augmentation);
+        Assert.Equal(new LearningRateScales(1, 10, 2, 1), p.DistillScales);
+        Assert.Equal(DepthMapping.Nearest, p.ScalerDepth);
+        Assert.Equal(ScalerReference.Auxiliary, p.ScalerReference);
+        Assert.Equal(new LearningRateScales(1, 3, 1, 0), p.ScalerScales);
+        Assert.Equal([0, null, 5], p.Methods.Select(m => m.Training.WarmupSteps));
+    }
+
+    [Fact]
+    public void Leaves_every_recipe_choice_unset_by_default_so_job_keys_do_not_change()
+    {
+        var p = RunConfig.Parse("", null).Pipeline;
+        Assert.Null(p.Templates.Carry);
+        Assert.Null(p.DistillScales);
+        Assert.Null(p.ScalerScales);
+        Assert.Null(p.ScalerDepth);
+        Assert.Null(p.ScalerReference);
+        Assert.DoesNotContain("carry", ContractJson.Serialize(p.Templates));
+        Assert.DoesNotContain("warmup_steps", ContractJson.Serialize(p.Methods[0].Training));
+    }
+
+    [Theory]
+    [InlineData("templates: { carry: { vectors: copied } }", "templates.carry.vectors: 'copied' is not one of templated, scalers, shared")]
+    [InlineData("scalers: { reference: student }", "scalers.reference: 'student' is not one of teacher, auxiliary")]
+    [InlineData("scalers: { learning_rate_scale: { templates: 1 } }", "unknown key 'scalers.learning_rate_scale.templates'")]
+    [InlineData("distill: { learning_rate_scale: { scalers: -1 } }", "distill.learning_rate_scale.scalers: must be at least 0, got -1")]
+    [InlineData("finetune: { warmup_steps: { wave: -3 } }", "finetune.warmup_steps.wave: must be at least 0, got -3")]
+    public void Reports_a_bad_recipe_choice_with_its_key(string yaml, string expected)
+    {
+        Assert.Contains(expected, Problems(yaml).Problems);
     }
 
     [Fact]

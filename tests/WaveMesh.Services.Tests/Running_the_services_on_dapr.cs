@@ -232,7 +232,7 @@ public sealed class Running_the_services_on_dapr(Deployment deployment, ITestOut
         var runId = Guid.NewGuid();
         ModelSize[] targets = [new(1, 16, 1), new(1, 32, 2), new(2, 16, 1), new(2, 32, 2)];
         var jobs = targets.Select(t => new TrainScalers(deployment.Registered.Digest, templates.TemplatesDigest, templates.AuxScalersDigest, t,
-            "resized", new DatasetRef(Subset: 1000, SubsetSeed: 3), new TrainSettings(5, LearningRate: 3e-3, WeightDecay: 0), 1.0, Seed: 3)
+            ScalerInit.Resized, new DatasetRef(Subset: 1000, SubsetSeed: 3), new TrainSettings(5, LearningRate: 3e-3, WeightDecay: 0), 1.0, Seed: 3)
         { RunId = runId }).ToList();
 
         foreach (var job in jobs) Mesh.Publish(job);

@@ -64,7 +64,7 @@ public sealed class Running_the_real_stages(ITestOutputHelper output) : IDisposa
 
         var target = new ModelSize(3, 48, 3);
         var scalers = Assert.IsType<ScalersTrained>(await runner.RunAsync(new TrainScalers(teacher.ModelDigest, distilled.TemplatesDigest,
-            distilled.AuxScalersDigest, target, "resized", new DatasetRef(Subset: 1000, SubsetSeed: 4),
+            distilled.AuxScalersDigest, target, ScalerInit.Resized, new DatasetRef(Subset: 1000, SubsetSeed: 4),
             new TrainSettings(10, BatchSize: 64, LearningRate: 3e-3, WeightDecay: 0), Temperature: 1.0, Seed: 5) { RunId = Guid.NewGuid() }));
         Assert.Equal(target, scalers.Target);
         Assert.Equal(distilled.TemplatesDigest, scalers.TemplatesDigest);

@@ -13,6 +13,7 @@ public static class MetadataKeys
     public const string TemplateConfig = "wavemesh.template_config";   // TemplateConfig JSON
     public const string TeacherDigest = "wavemesh.teacher_digest";     // sha256 of the teacher file the templates were distilled from
     public const string TemplatesDigest = "wavemesh.templates_digest"; // sha256 of the templates file the scalers belong to
+    public const string Carry = "wavemesh.carry";                     // how non-matrix parameters reach a new size (templates files)
     public const string CurrentFormat = "1";
 }
 

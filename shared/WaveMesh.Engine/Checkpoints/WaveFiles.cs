@@ -32,11 +32,17 @@ public static class WaveFiles
             [MetadataKeys.TemplateConfig] = ToJson(templates.Config),
             ["wavemesh.template_size"] = templates.Config.TemplateSize.ToString(),
             ["wavemesh.template_counts"] = $"matrix={templates.Config.MatrixTemplates},vector={templates.Config.VectorTemplates},embedding={templates.Config.EmbeddingTemplates}",
+            [MetadataKeys.Carry] = Describe(templates.Config.Carry),
         };
         if (teacherDigest is not null) metadata[MetadataKeys.TeacherDigest] = teacherDigest;
         var tensors = templates.Tensors();
         TensorFile.Save(path, TemplateSet.Layout(templates.Family, templates.Config).Select(kv => KeyValuePair.Create(kv.Key, tensors[kv.Key])), metadata);
     }
+
+    /// <summary>How each non-matrix group is carried, e.g. "vectors=scalers,pos_embed=shared,cls_token=shared,patch_embed=shared,head=templated".</summary>
+    public static string Describe(CarryConfig c) => string.Join(",",
+        new[] { ("vectors", c.Vectors), ("pos_embed", c.PosEmbed), ("cls_token", c.ClsToken), ("patch_embed", c.PatchEmbed), ("head", c.Head) }
+            .Select(x => $"{x.Item1}={JsonNamingPolicy.SnakeCaseLower.ConvertName(x.Item2.ToString())}"));
 
     public static (TemplateSet Templates, TemplatesInfo Info) LoadTemplates(string path, Device? device = null)
     {

@@ -14,13 +14,15 @@ public sealed record TrainSchedule
     public double LearningRate { get; init; } = 1e-3;
     public double WeightDecay { get; init; } = 0.05;
     public double WarmupFraction { get; init; } = 0.05;
+    /// <summary>Warm-up length in steps; when set it replaces <see cref="WarmupFraction"/> (0: start at the peak).</summary>
+    public int? WarmupSteps { get; init; }
     public double MinLearningRateFraction { get; init; } = 0.01;
     public double ClipGradNorm { get; init; } = 0;
 
     /// <summary>Learning rate at step <paramref name="step"/> (0-based).</summary>
     public double At(int step)
     {
-        int warmup = (int)Math.Round(WarmupFraction * Steps);
+        int warmup = WarmupSteps ?? (int)Math.Round(WarmupFraction * Steps);
         if (step < warmup) return LearningRate * (step + 1) / warmup;
         double progress = Steps - warmup <= 1 ? 1 : (double)(step - warmup) / (Steps - warmup - 1);
         double min = MinLearningRateFraction * LearningRate;

@@ -11,6 +11,10 @@ public sealed record DistillOptions
     public TrainSchedule Schedule { get; init; } = new() { Steps = 1000, LearningRate = 5e-4, WeightDecay = 0.05 };
     public double Temperature { get; init; } = 1.0;
     public long Seed { get; init; } = 0;
+    /// <summary>Learning-rate multipliers per parameter group.</summary>
+    public LearningRateScales Scales { get; init; } = LearningRateScales.One;
+    /// <summary>Augmentation of the training images; with any, the reference model answers every batch afresh.</summary>
+    public Augmentation Augmentation { get; init; } = Augmentation.None;
 }
 
 public sealed record DistillResult(TemplateSet Templates, ScalerSet AuxScalers, TrainResult Training);
@@ -29,27 +33,31 @@ public static class Distillation
         var templates = TemplateSet.Create(auxSpec, config, options.Seed, device);
         var aux = ScalerSet.Random(auxSpec, templates, options.Seed + 1);
         using var model = new TemplatedVit(templates, aux);
-        // Weight decay on the templates only: the scalers are few and set the scale of every composed weight.
-        var groups = new[]
-        {
-            new ParameterGroup(templates.named_parameters().Where(p => p.parameter.dim() == 3).Select(p => p.parameter).ToList(), options.Schedule.WeightDecay),
-            new ParameterGroup(templates.named_parameters().Where(p => p.parameter.dim() != 3).Select(p => p.parameter)
-                .Concat(aux.parameters()).ToList(), 0),
-        };
+        var groups = WaveParameters.ForDistillation(templates, aux, options.Scales, options.Schedule.WeightDecay);
         var result = FitToTeacher("distil", model, groups, teacher, train, normalization, device, options, progress, cancellation);
         // The auxiliary head bias becomes the templates' size-free head bias that new targets start from.
         using (no_grad()) templates.Tensors()["head.bias"].copy_(aux.Tensors()["head.bias"]);
         return new DistillResult(templates, aux, result);
     }
 
-    /// <summary>Trains <paramref name="groups"/> of <paramref name="student"/> with the distillation loss against cached teacher logits.</summary>
+    /// <summary>Trains <paramref name="groups"/> of <paramref name="student"/> with the distillation loss against <paramref name="teacher"/>'s logits.</summary>
     internal static TrainResult FitToTeacher(string stage, nn.Module<Tensor, Tensor> student, IReadOnlyList<ParameterGroup> groups,
         nn.Module<Tensor, Tensor> teacher, ImageDataset train, Normalization normalization, Device device, DistillOptions options,
         IProgress<StepReport>? progress, CancellationToken cancellation)
     {
+        var loader = new BatchLoader(train, options.Schedule.BatchSize, shuffle: true, options.Seed, normalization, device, dropLast: true, options.Augmentation);
+        if (options.Augmentation != Augmentation.None)
+        {
+            teacher.eval();
+            return Trainer.Run(stage, student, groups, loader, options.Schedule, (logits, labels, _, inputs) =>
+            {
+                Tensor reference;
+                using (no_grad()) reference = teacher.forward(inputs);
+                return Losses.Distillation(logits, reference, labels, options.Temperature);
+            }, progress, cancellation);
+        }
         // Without augmentation the teacher's answer for a sample never changes: compute it once, not every epoch.
         using var teacherLogits = Evaluation.Logits(teacher, train, normalization, device);
-        var loader = new BatchLoader(train, options.Schedule.BatchSize, shuffle: true, options.Seed, normalization, device, dropLast: true);
         return Trainer.Run(stage, student, groups, loader, options.Schedule,
             (logits, labels, indices, _) => Losses.Distillation(logits, teacherLogits.index_select(0, indices), labels, options.Temperature),
             progress, cancellation);

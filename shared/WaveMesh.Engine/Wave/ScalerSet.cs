@@ -7,78 +7,135 @@ using F = TorchSharp.torch.nn.functional;
 namespace WaveMesh.Engine.Wave;
 
 /// <summary>How a new target's scalers start before stage 2 trains them.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(SnakeCaseEnumConverter<ScalerInit>))]
 public enum ScalerInit
 {
     /// <summary>Resized from the auxiliary model's scalers: interpolated over depth and over the block grid.</summary>
     Resized,
-    /// <summary>Random, N(0, 1/N_k).</summary>
+    /// <summary>Random, N(0, 1/N_k); parameters carried as they are start at timm's initialisation.</summary>
     Random,
 }
 
+/// <summary>How resized scalers map a target's layers onto the auxiliary model's.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(SnakeCaseEnumConverter<DepthMapping>))]
+public enum DepthMapping
+{
+    /// <summary>Linear interpolation between the two nearest auxiliary layers (first and last layers map onto each other).</summary>
+    Interpolate,
+    /// <summary>Each target layer copies the auxiliary layer at the nearest relative depth.</summary>
+    Nearest,
+}
+
 /// <summary>
-/// The few thousand numbers that turn templates into one target size: per kind, [L, N, p, q] for per-layer
-/// kinds and [N, p, q] for the others, stored under the kind's key, plus the target's own size-free parameters.
+/// The few thousand numbers that turn templates into one target size: per templated kind, [L, N, p, q] for per-layer
+/// kinds and [N, p, q] for the others, stored under the kind's key; per kind carried as it is, the parameter itself
+/// ([L, ...shape] per layer); plus the target's own size-free parameters.
 /// </summary>
 public sealed class ScalerSet : nn.Module
 {
     public VitSpec Target { get; }
     public TemplateConfig Config { get; }
+    public IReadOnlyList<TemplateKind> Kinds { get; }
 
     ScalerSet(VitSpec target, TemplateConfig config) : base("ScalerSet")
     {
         config.Check(target);
         Target = target;
         Config = config;
+        Kinds = TemplateKinds.For(target, config.Carry);
     }
 
     public static Dictionary<string, long[]> Layout(VitSpec target, TemplateConfig config)
     {
         var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
         int w = config.TemplateSize;
-        foreach (var k in TemplateKinds.For(target))
+        var plain = VitLayout.Of(target).ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
+        foreach (var k in TemplateKinds.For(target, config.Carry))
         {
+            if (!k.IsTemplated)
+            {
+                var shape = plain[k.PerLayer ? VitLayout.Block(0, k.Name) : k.Name];
+                shapes[k.Key] = k.PerLayer ? [target.Depth, .. shape] : shape;
+                continue;
+            }
             var (p, q) = k.Grid(target, w);
             long n = config.Count(k.Category);
             shapes[k.Key] = k.PerLayer ? [target.Depth, n, p, q] : [n, p, q];
         }
         foreach (var name in TemplateKinds.Free)
-            shapes[name] = VitLayout.Of(target).Single(t => t.Name == name).Shape;
+            shapes[name] = plain[name];
         return shapes;
     }
 
-    /// <summary>Random scalers, N(0, 1/N_k), with the size-free parameters copied from the templates.</summary>
+    /// <summary>
+    /// Random scalers, N(0, 1/N_k); parameters carried as they are start at timm's initialisation; the size-free
+    /// parameters are copied from the templates.
+    /// </summary>
     public static ScalerSet Random(VitSpec target, TemplateSet templates, long seed)
     {
         using var g = new Generator((ulong)seed, CPU);
-        return Build(target, templates, (key, shape) =>
+        var kinds = TemplateKinds.For(target, templates.Config.Carry).ToDictionary(k => k.Key);
+        Dictionary<string, Tensor>? timm = null;
+        try
         {
-            if (key is null) return null;
-            using var std = (1.0 / Math.Sqrt(shape[^3])).ToScalar();
-            return randn(shape, generator: g).mul_(std);
-        });
+            return Build(target, templates, (key, shape) =>
+            {
+                var kind = kinds[key];
+                if (kind.IsTemplated)
+                {
+                    using var std = (1.0 / Math.Sqrt(shape[^3])).ToScalar();
+                    return randn(shape, generator: g).mul_(std);
+                }
+                timm ??= VisionTransformer.TimmInit(target, seed);
+                return kind.PerLayer
+                    ? stack(Enumerable.Range(0, target.Depth).Select(l => timm[VitLayout.Block(l, kind.Name)]).ToArray())
+                    : timm[kind.Name].clone();
+            });
+        }
+        finally
+        {
+            if (timm is not null) foreach (var t in timm.Values) t.Dispose();
+        }
     }
 
     /// <summary>
-    /// Scalers of <paramref name="source"/> resized to <paramref name="target"/>: linear interpolation over depth and
-    /// bilinear over the block grid, within each q/k/v section of the qkv kinds so the sections never mix.
-    /// Where the fan-in of a matrix changes, the scalers are multiplied by sqrt(q_source / q_target) to keep
-    /// the output scale of the composed layer.
+    /// Scalers of <paramref name="source"/> resized to <paramref name="target"/>: over depth as <paramref name="depth"/>
+    /// says, and linearly over the blocks of w along the width (the block grid of templated kinds, the width axis of
+    /// parameters carried as they are), within each q/k/v section of the qkv kinds so the sections never mix. Where
+    /// the fan-in of a matrix changes, the values are multiplied by sqrt(q_source / q_target) to keep the output
+    /// scale of the composed layer.
     /// </summary>
-    public static ScalerSet Resized(ScalerSet source, VitSpec target, TemplateSet templates)
+    public static ScalerSet Resized(ScalerSet source, VitSpec target, TemplateSet templates, DepthMapping depth = DepthMapping.Interpolate)
     {
-        var kinds = TemplateKinds.For(target).ToDictionary(k => k.Key);
+        if (source.Config != templates.Config)
+            throw new SpecException("the scalers to resize were made for another template configuration");
+        var kinds = TemplateKinds.For(target, templates.Config.Carry).ToDictionary(k => k.Key);
         var from = source.Tensors();
+        int w = templates.Config.TemplateSize;
         return Build(target, templates, (key, shape) =>
         {
-            if (key is null) return null;
             var kind = kinds[key];
             var s = from[key].detach().to(CPU);
-            if (kind.PerLayer && s.shape[0] != shape[0]) s = ResizeDepth(s, shape[0]);
-            s = ResizeGrid(s, shape[^2], shape[^1], kind.RowGroups);
-            long qFrom = from[key].shape[^1], qTo = shape[^1];
-            if (kind.ColumnsAreFanIn && qFrom != qTo)
+            if (kind.PerLayer && s.shape[0] != shape[0]) s = ResizeDepth(s, shape[0], depth);
+            long fanInFrom, fanInTo;
+            if (kind.IsTemplated)
             {
-                using var fanIn = Math.Sqrt((double)qFrom / qTo).ToScalar();
+                fanInFrom = s.shape[^1];
+                fanInTo = shape[^1];
+                s = ResizeGrid(s, shape[^2], shape[^1], kind.RowGroups);
+            }
+            else
+            {
+                // The parameter itself: its width axis holds blocks of w, resized like a templated kind's grid.
+                int lead = kind.PerLayer ? 1 : 0;
+                int axis = lead + kind.WidthAxis((int)s.dim() - lead);
+                fanInFrom = s.shape[axis] / w;
+                fanInTo = shape[axis] / w;
+                s = ResizeWidth(s, axis, w, kind.RowGroups, shape[axis]);
+            }
+            if (kind.ColumnsAreFanIn && fanInFrom != fanInTo)
+            {
+                using var fanIn = Math.Sqrt((double)fanInFrom / fanInTo).ToScalar();
                 s = s.mul(fanIn);
             }
             return s;
@@ -97,20 +154,20 @@ public sealed class ScalerSet : nn.Module
         return set;
     }
 
-    // make(key, shape) gives a kind's scalers (key non-null) or null for a size-free parameter, which is copied
-    // from `freeFrom` when given, else from the templates.
-    static ScalerSet Build(VitSpec target, TemplateSet templates, Func<string?, long[], Tensor?> make, ScalerSet? freeFrom = null)
+    // make(key, shape) gives a kind's scalers; a size-free parameter is copied from `freeFrom` when given, else from
+    // the templates.
+    static ScalerSet Build(VitSpec target, TemplateSet templates, Func<string, long[], Tensor> make, ScalerSet? freeFrom = null)
     {
         if (target with { Depth = 0, Width = 0, Heads = 0 } != templates.Family with { Depth = 0, Width = 0, Heads = 0 })
             throw new SpecException($"target {target.Describe()} is not of the templates' family (image, channels, patch, MLP ratio, classes, pooling must match)");
         var set = new ScalerSet(target, templates.Config);
-        var device = templates.parameters().First().device;
+        var device = templates.parameters().FirstOrDefault()?.device ?? CPU;
         var free = (freeFrom?.Tensors() ?? templates.Tensors());
         using var scope = NewDisposeScope();
         foreach (var (key, shape) in Layout(target, templates.Config))
         {
             bool isFree = TemplateKinds.Free.Contains(key);
-            var value = isFree ? free[key].detach().clone() : make(key, shape)!;
+            var value = isFree ? free[key].detach().clone() : make(key, shape);
             if (!value.shape.SequenceEqual(shape))
                 throw new InvalidOperationException($"scalers '{key}' built with shape {TensorLayout.Shape(value.shape)}, expected {TensorLayout.Shape(shape)}");
             ParameterTree.Add(set, key, value.to(ScalarType.Float32, device, copy: true).contiguous().MoveToOuterDisposeScope());
@@ -118,10 +175,17 @@ public sealed class ScalerSet : nn.Module
         return set;
     }
 
-    static Tensor ResizeDepth(Tensor s, long depth)
+    static Tensor ResizeDepth(Tensor s, long depth, DepthMapping mapping)
     {
         var shape = s.shape;
-        var flat = s.reshape(shape[0], -1).t().unsqueeze(0);                    // [1, X, L]
+        long from = shape[0];
+        if (mapping == DepthMapping.Nearest)
+        {
+            var index = Enumerable.Range(0, (int)depth)
+                .Select(l => depth == 1 ? 0L : (long)Math.Round(l * (from - 1) / (double)(depth - 1), MidpointRounding.AwayFromZero)).ToArray();
+            return s.index_select(0, tensor(index, device: s.device));
+        }
+        var flat = s.reshape(from, -1).t().unsqueeze(0);                        // [1, X, L]
         var resized = F.interpolate(flat, [depth], mode: InterpolationMode.Linear, align_corners: true);
         return resized.squeeze(0).t().reshape([depth, .. shape[1..]]);
     }
@@ -136,6 +200,21 @@ public sealed class ScalerSet : nn.Module
         var x = s.reshape(-1, 1, p / groups, q);
         var y = F.interpolate(x, [rows / groups, cols], mode: InterpolationMode.Bilinear, align_corners: true);
         return y.reshape([.. lead, rows, cols]);
+    }
+
+    // Axis `axis` of length G*p*w (G sections of p blocks of w) becomes G*p'*w with p' = length/(G w): the blocks are
+    // interpolated linearly, each block's w entries kept together, so feature j of a block stays feature j.
+    static Tensor ResizeWidth(Tensor s, int axis, int w, int groups, long length)
+    {
+        long current = s.shape[axis];
+        if (current == length) return s;
+        var moved = s.movedim([axis], [-1L]);                                    // [..., G*p*w]
+        var lead = moved.shape[..^1];
+        long p = current / groups / w, pTo = length / groups / w;
+        var blocks = moved.reshape(-1, groups, p, w).permute(0, 1, 3, 2).reshape(-1, 1, p);
+        var y = F.interpolate(blocks, [pTo], mode: InterpolationMode.Linear, align_corners: true);
+        var back = y.reshape(-1, groups, w, pTo).permute(0, 1, 3, 2).reshape([.. lead, length]);
+        return back.movedim([-1L], [axis]);
     }
 
     public Dictionary<string, Tensor> Tensors() => ParameterTree.Named(this);

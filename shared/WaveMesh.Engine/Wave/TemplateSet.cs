@@ -21,14 +21,14 @@ public sealed class TemplateSet : nn.Module
         config.Check(family);
         Family = family;
         Config = config;
-        Kinds = TemplateKinds.For(family);
+        Kinds = TemplateKinds.For(family, config.Carry);
     }
 
     /// <summary>Expected shape of every stored tensor, by key.</summary>
     public static Dictionary<string, long[]> Layout(VitSpec family, TemplateConfig config)
     {
         var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
-        foreach (var k in TemplateKinds.For(family))
+        foreach (var k in TemplateKinds.For(family, config.Carry).Where(k => k.IsTemplated))
         {
             var (a, b) = k.Template(family, config.TemplateSize);
             shapes[k.Key] = [config.Count(k.Category), a, b];

@@ -38,7 +38,10 @@ public sealed class TemplatedVit : nn.Module<Tensor, Tensor>
         return VitForward.Logits(Spec, name => w[name], images);
     }
 
-    /// <summary>Every weight of the target by timm name: W = base + sum_t S_t (x) T_t, reshaped to the parameter's shape.</summary>
+    /// <summary>
+    /// Every weight of the target by timm name: W = base + sum_t S_t (x) T_t for templated kinds, the size's own
+    /// tensor for kinds carried as they are, reshaped to the parameter's shape.
+    /// </summary>
     public Dictionary<string, Tensor> Compose()
     {
         var t = templates.Tensors();
@@ -46,11 +49,15 @@ public sealed class TemplatedVit : nn.Module<Tensor, Tensor>
         var w = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var kind in templates.Kinds)
         {
-            var composed = Kronecker.Compose(s[kind.Key], t[kind.Key]);
-            if (kind.Base != 0)
+            var composed = s[kind.Key];
+            if (kind.IsTemplated)
             {
-                using var baseValue = kind.Base.ToScalar();
-                composed = composed.add(baseValue);
+                composed = Kronecker.Compose(composed, t[kind.Key]);
+                if (kind.Base != 0)
+                {
+                    using var baseValue = kind.Base.ToScalar();
+                    composed = composed.add(baseValue);
+                }
             }
             if (!kind.PerLayer)
             {

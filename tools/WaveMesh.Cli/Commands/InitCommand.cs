@@ -67,7 +67,7 @@ static class InitCommand
 
         var dataset = info.Family.Channels == 3 ? Datasets.Cifar10Name : Datasets.FashionMnistName;
         var data = new DatasetRef(dataset, parse.GetValue(CliContext.Data), parse.GetValue(Subset), engine.Seed);
-        var job = new TrainScalers(teacherDigest, templates.Digest, auxDigest ?? "", target, auxDigest is null ? "random" : "resized",
+        var job = new TrainScalers(teacherDigest, templates.Digest, auxDigest ?? "", target, auxDigest is null ? ScalerInit.Random : ScalerInit.Resized,
             data, new TrainSettings(parse.GetValue(Steps), LearningRate: parse.GetValue(LearningRate), WeightDecay: 0), 1.0, engine.Seed);
         var progress = new ConsoleProgress();
         var runner = new StageRunner(context, [new ScalerStage()]);
