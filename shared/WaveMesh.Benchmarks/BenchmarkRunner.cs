@@ -81,6 +81,18 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
         return templates;
     }
 
+    /// <summary>The model a method starts stage 3 from for <paramref name="size"/> (WAVE's after stage 2), from the store or made now.</summary>
+    public async Task<string> InitialModelAsync(ModelSize size, string method, long seed, CancellationToken ct)
+    {
+        var (teacher, _) = await TeacherAsync(ct);
+        if (method == Methods.Wave)
+            return ((ScalersTrained)await runner.RunAsync(p.ScalerJob(teacher, await TemplatesAsync(ct), size, seed), progress, ct)).ModelDigest;
+        var init = method == Methods.Scratch ? new InitSource(InitSource.Scratch) : new InitSource(InitSource.WeightSelection, teacher);
+        var plan = p.Methods.First(m => m.Method == method).Training;
+        var job = new FinetuneTarget(p.Family, size, method, init, p.Data with { Subset = null }, plan with { Steps = 0 }, seed);
+        return ((TargetFinetuned)await runner.RunAsync(job, progress, ct)).InitModelDigest;
+    }
+
     /// <summary>The cell's stored result, or runs it (and the jobs it needs) and stores it.</summary>
     public async Task<StoredCell> RunCellAsync(CellSpec cell, CancellationToken ct)
     {

@@ -35,12 +35,51 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
     public static RunConfig Parse(string yaml, string? source)
     {
         var reader = new Reader();
-        YamlMappingNode root;
+        var root = Resolve(yaml, source, []);
+        var config = Bind(reader, root);
+        if (reader.Problems.Count > 0) throw new ConfigException(reader.Problems, source);
+        return config;
+    }
+
+    /// <summary>
+    /// The document's top-level mapping, laid over the file named by its <c>extends</c> key (relative to this file)
+    /// when it has one: mappings merge key by key, anything else (values, lists) replaces what the base says.
+    /// </summary>
+    static YamlMappingNode Resolve(string yaml, string? source, List<string> chain)
+    {
+        var root = Load(yaml, source);
+        var extendsKey = new YamlScalarNode("extends");
+        if (!root.Children.TryGetValue(extendsKey, out var node)) return root;
+        root.Children.Remove(extendsKey);
+        if (node is not YamlScalarNode { Value: { Length: > 0 } name })
+            throw new ConfigException(["extends: expected the path of another configuration file"], source);
+        var baseDirectory = source is null ? Directory.GetCurrentDirectory() : Path.GetDirectoryName(Path.GetFullPath(source))!;
+        var path = Path.GetFullPath(name, baseDirectory);
+        if (chain.Contains(path))
+            throw new ConfigException([$"extends: {name} extends itself (through {string.Join(" -> ", chain.Append(path))})"], source);
+        if (!File.Exists(path)) throw new ConfigException([$"extends: configuration file not found: {path}"], source);
+        chain.Add(path);
+        return Merge(Resolve(File.ReadAllText(path), path, chain), root);
+    }
+
+    static YamlMappingNode Merge(YamlMappingNode under, YamlMappingNode over)
+    {
+        var merged = new YamlMappingNode();
+        foreach (var (key, value) in under.Children) merged.Children[key] = value;
+        foreach (var (key, value) in over.Children)
+            merged.Children[key] = merged.Children.TryGetValue(key, out var old) && old is YamlMappingNode a && value is YamlMappingNode b
+                ? Merge(a, b)
+                : value;
+        return merged;
+    }
+
+    static YamlMappingNode Load(string yaml, string? source)
+    {
         try
         {
             var stream = new YamlStream();
             stream.Load(new StringReader(yaml));
-            root = stream.Documents.Count == 0 ? new YamlMappingNode()
+            return stream.Documents.Count == 0 ? new YamlMappingNode()
                 : stream.Documents[0].RootNode as YamlMappingNode ?? throw new ConfigException(["the top level must be a mapping of keys"], source);
         }
         catch (YamlException e)
@@ -52,10 +91,6 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
             // YamlDotNet reports some malformed documents (an unclosed flow list, say) this way, without a position.
             throw new ConfigException([$"not valid YAML: {e.Message}"], source);
         }
-
-        var config = Bind(reader, root);
-        if (reader.Problems.Count > 0) throw new ConfigException(reader.Problems, source);
-        return config;
     }
 
     static RunConfig Bind(Reader r, YamlMappingNode root)

@@ -132,6 +132,35 @@ public sealed class Reading_a_run_configuration
     }
 
     [Fact]
+    public void A_file_that_extends_another_overrides_only_what_it_names()
+    {
+        var dir = Directory.CreateTempSubdirectory("wavemesh-config-").FullName;
+        File.WriteAllText(Path.Combine(dir, "base.yaml"), "seed: 3\ndistill: { epochs: 2, learning_rate: 0.001 }\ntargets: [2x64x2, 4x64x2]\n");
+        Directory.CreateDirectory(Path.Combine(dir, "ablations"));
+        var path = Path.Combine(dir, "ablations", "longer.yaml");
+        File.WriteAllText(path, "extends: ../base.yaml\ndistill: { epochs: 4 }\ntargets: [8x64x2]\n");
+
+        var p = RunConfig.Load(path).Pipeline;
+
+        Assert.Equal(3, p.Seed);
+        Assert.Equal(4 * 60_000 / 128, p.Distill.Steps);
+        Assert.Equal(0.001, p.Distill.LearningRate);
+        Assert.Equal([new ModelSize(8, 64, 2)], p.Targets);
+    }
+
+    [Fact]
+    public void A_missing_or_circular_base_file_is_reported()
+    {
+        var dir = Directory.CreateTempSubdirectory("wavemesh-config-").FullName;
+        File.WriteAllText(Path.Combine(dir, "a.yaml"), "extends: b.yaml\n");
+        File.WriteAllText(Path.Combine(dir, "b.yaml"), "extends: a.yaml\n");
+        File.WriteAllText(Path.Combine(dir, "c.yaml"), "extends: nowhere.yaml\n");
+
+        Assert.Contains("extends itself", Assert.Throws<ConfigException>(() => RunConfig.Load(Path.Combine(dir, "a.yaml"))).Message);
+        Assert.Contains("configuration file not found", Assert.Throws<ConfigException>(() => RunConfig.Load(Path.Combine(dir, "c.yaml"))).Message);
+    }
+
+    [Fact]
     public void Reports_an_unknown_top_level_key_with_a_did_you_mean_hint()
     {
         var error = Problems("seeds: 3\n");

@@ -8,6 +8,8 @@ var root = new RootCommand("WaveMesh: variable-sized ViTs initialised from disti
     RunCommand.Create(),
     InitCommand.Create(),
     BenchCommand.Create(),
+    BenchTableCommand.Create(),
+    DiagnoseCommand.Create(),
     WatchCommand.Create(),
     DemoCommand.Create(),
 };
