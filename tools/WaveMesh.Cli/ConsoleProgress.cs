@@ -4,8 +4,8 @@ using WaveMesh.Engine.Training;
 namespace WaveMesh.Cli;
 
 /// <summary>
-/// Progress of long work: a live bar on a terminal (steps, loss, examples/s, time left), and one plain line per
-/// tenth of the work when the output is redirected, so logs stay readable.
+/// Progress of long work: a live bar on a terminal (steps, loss, examples/s, time left), and when the output is
+/// redirected one plain line per tenth of the work, or per half minute when a tenth takes longer, so logs stay readable.
 /// </summary>
 sealed class ConsoleProgress : IProgress<StepReport>
 {
@@ -49,8 +49,9 @@ sealed class ConsoleProgress : IProgress<StepReport>
                 return;
             }
             int tenth = (int)(10 * fraction);
-            if (tenth == lastTenth && !done) return;
+            if (tenth == lastTenth && !done && sinceDraw.Elapsed < TimeSpan.FromSeconds(30)) return;
             lastTenth = tenth;
+            sinceDraw.Restart();
             Console.WriteLine(string.Format(text, ""));
         }
     }
