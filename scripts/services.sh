@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Starts and stops the servers WaveMesh's integration tests use: a private Redis and a private RabbitMQ node, both
-# on loopback only, with their data under .wavemesh/servers. Ports: Redis 6390, RabbitMQ 5673 (management 15673).
+# on loopback only, with their data under .wavemesh/servers (RabbitMQ's under /var/tmp when the checkout is in a
+# folder the rabbitmq user cannot enter). Ports: Redis 6390, RabbitMQ 5673 (management 15673).
 #   scripts/services.sh start | stop | restart-rabbitmq | status | env
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BASE="${WAVEMESH_SERVERS_DIR:-$ROOT/.wavemesh/servers}"
+RABBIT_BASE="$BASE/rabbitmq"
+# Debian's rabbitmq-server and rabbitmqctl switch to the rabbitmq user when started as root: that user must be able to
+# reach its data folder, which it cannot under /root or a private mktemp -d folder.
+if [[ $(id -u) -eq 0 ]] && id rabbitmq >/dev/null 2>&1 && ! runuser -u rabbitmq -- test -x "$ROOT" 2>/dev/null; then
+  RABBIT_BASE="/var/tmp/wavemesh-rabbitmq-$(printf '%s' "$BASE" | md5sum | cut -c1-12)"
+fi
 REDIS_PORT=6390
 RABBIT_PORT=5673
 RABBIT_MGMT_PORT=15673
@@ -12,26 +19,26 @@ RABBIT_DIST_PORT=25673
 export RABBITMQ_NODENAME="wavemesh@localhost"
 export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 export ERL_EPMD_ADDRESS=127.0.0.1
-export RABBITMQ_MNESIA_BASE="$BASE/rabbitmq/mnesia"
-export RABBITMQ_LOG_BASE="$BASE/rabbitmq/log"
-export RABBITMQ_PID_FILE="$BASE/rabbitmq/rabbit.pid"
-export RABBITMQ_CONFIG_FILE="$BASE/rabbitmq/rabbitmq"
-export RABBITMQ_ENABLED_PLUGINS_FILE="$BASE/rabbitmq/enabled_plugins"
+export RABBITMQ_MNESIA_BASE="$RABBIT_BASE/mnesia"
+export RABBITMQ_LOG_BASE="$RABBIT_BASE/log"
+export RABBITMQ_PID_FILE="$RABBIT_BASE/rabbit.pid"
+export RABBITMQ_CONFIG_FILE="$RABBIT_BASE/rabbitmq"
+export RABBITMQ_ENABLED_PLUGINS_FILE="$RABBIT_BASE/enabled_plugins"
 export RABBITMQ_DIST_PORT=$RABBIT_DIST_PORT
 export HOME="${HOME:-/root}"
 
 rabbit_config() {
-  mkdir -p "$BASE/rabbitmq/mnesia" "$BASE/rabbitmq/log"
-  cat > "$BASE/rabbitmq/rabbitmq.conf" <<CONF
+  mkdir -p "$RABBIT_BASE/mnesia" "$RABBIT_BASE/log"
+  cat > "$RABBIT_BASE/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$RABBIT_PORT
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $RABBIT_MGMT_PORT
 loopback_users = none
 consumer_timeout = 1800000
 CONF
-  echo "[rabbitmq_management]." > "$BASE/rabbitmq/enabled_plugins"
+  echo "[rabbitmq_management]." > "$RABBIT_BASE/enabled_plugins"
   # Debian's rabbitmq-server and rabbitmqctl switch to the rabbitmq user when started as root.
-  if [[ $(id -u) -eq 0 ]] && id rabbitmq >/dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$BASE/rabbitmq"; fi
+  if [[ $(id -u) -eq 0 ]] && id rabbitmq >/dev/null 2>&1; then chown -R rabbitmq:rabbitmq "$RABBIT_BASE"; fi
 }
 
 redis_up() { redis-cli -h 127.0.0.1 -p $REDIS_PORT ping >/dev/null 2>&1; }
@@ -52,7 +59,7 @@ start_rabbit() {
   rabbitmq-server -detached >/dev/null 2>&1 || true
   for _ in $(seq 100); do [[ -f "$RABBITMQ_PID_FILE" ]] && break; sleep 0.2; done
   if ! timeout 90 rabbitmqctl -q -n "$RABBITMQ_NODENAME" wait "$RABBITMQ_PID_FILE" >/dev/null 2>&1; then
-    echo "services: RabbitMQ did not start (see $BASE/rabbitmq/log)" >&2; return 1
+    echo "services: RabbitMQ did not start (see $RABBIT_BASE/log)" >&2; return 1
   fi
 }
 

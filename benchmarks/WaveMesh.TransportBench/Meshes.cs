@@ -224,10 +224,8 @@ public sealed class DaprMesh : BenchMesh
         {
             DaprApiToken = DaprApiToken,
             AppId = "wavemesh-bench",
-            // dapr/resiliency.yaml deliveryRetry: constant 5 s, 6 retries; then RabbitMQ requeues (the fake dead-letters).
-            RedeliveryBackoff = deliveryRetry,
-            MaxDeliveryAttempts = 1000,
-            AppRequestTimeout = TimeSpan.FromSeconds(30),
+            // dapr/resiliency.yaml deliveryRetry: constant 5 s, 6 retries, then the dead-letter topic.
+            InboundRetryInterval = deliveryRetry,
             MaxBodySizeBytes = 16 * 1024 * 1024,
         });
         return new DaprMesh(root, sidecar, deliveryRetry);

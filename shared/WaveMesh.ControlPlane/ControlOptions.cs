@@ -16,6 +16,10 @@ public sealed class ControlOptions
     public TimeSpan UnclaimedAfter { get; set; } = TimeSpan.FromMinutes(10);
     /// <summary>A job whose result is recorded but whose result event has not arrived for this long gets it published again (a lost event).</summary>
     public TimeSpan ResultGrace { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>A job the sidecar dead-lettered (its worker kept refusing or failing the delivery) is offered again after this pause.</summary>
+    public TimeSpan DeadLetterDelay { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>How often one job is offered again from the dead letters before it ends as StageFailed.</summary>
+    public int DeadLetterReoffers { get; set; } = 5;
 
     public string? ResolveToken()
     {
@@ -32,6 +36,8 @@ public sealed class ControlOptions
         if (MaxUploadBytes < 1024) yield return $"{Section}:MaxUploadBytes must be at least 1024";
         if (WatchdogInterval <= TimeSpan.Zero) yield return $"{Section}:WatchdogInterval must be positive";
         if (ResultGrace < TimeSpan.Zero) yield return $"{Section}:ResultGrace must not be negative";
+        if (DeadLetterDelay < TimeSpan.Zero) yield return $"{Section}:DeadLetterDelay must not be negative";
+        if (DeadLetterReoffers < 0) yield return $"{Section}:DeadLetterReoffers must not be negative";
         if (!string.IsNullOrWhiteSpace(ApiTokenFile) && !File.Exists(ApiTokenFile)) yield return $"{Section}:ApiTokenFile {ApiTokenFile} does not exist";
     }
 }

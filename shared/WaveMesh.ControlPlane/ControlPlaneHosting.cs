@@ -46,12 +46,28 @@ public static class ControlPlaneHosting
 
     public static WebApplication MapControlPlane(this WebApplication app)
     {
+        var control = app.Services.GetRequiredService<ControlService>();
+        // Until the ledger is loaded and runs are restored, the API would answer from an empty ledger (a 404 for a run
+        // that exists): say "starting" instead.
+        app.Use(async (http, next) =>
+        {
+            if (!control.IsReady && http.Request.Path.StartsWithSegments("/api"))
+            {
+                http.Response.Headers.RetryAfter = "1";
+                var detail = control.StartupProblem is { } problem
+                    ? $"the control service is starting and cannot load its run ledger yet: {problem}"
+                    : "the control service is starting: its run ledger is being loaded";
+                await Results.Problem(detail, statusCode: StatusCodes.Status503ServiceUnavailable).ExecuteAsync(http);
+                return;
+            }
+            await next();
+        });
         app.UseWaveMeshTransport();
         app.MapEventHandler();
+        app.MapDeadLetterHandler(app.Services.GetRequiredService<ControlService>().HandleDeadLetterAsync);
         app.MapOpenApi();
         app.MapLedgerApi(app.Services.GetRequiredService<RunLedger>(), app.Services.GetRequiredService<LedgerFeed>());
         app.MapDashboard();
-        var control = app.Services.GetRequiredService<ControlService>();
         var token = app.Services.GetRequiredService<IOptions<ControlOptions>>().Value.ResolveToken();
         var api = app.MapGroup("/api").AddEndpointFilter(async (ctx, next) =>
         {
@@ -100,20 +116,46 @@ public static class ControlPlaneHosting
     /// <summary>Body of a pipeline definition.</summary>
     public sealed record PipelineBody(string Teacher, string Config);
 
-    /// <summary>Restores unfinished runs at start-up, then looks for stalled jobs at the configured interval.</summary>
+    /// <summary>
+    /// At start-up, waits for the store (a sidecar may come up after its app), loads the ledger and restores every
+    /// unfinished run, retrying each step until it succeeds; only then are events handled. Then looks for stalled jobs
+    /// at the configured interval.
+    /// </summary>
     sealed class ControlLoop(ControlService control, LedgerPersistence ledger, IOptions<ControlOptions> options, ILogger<ControlLoop> log) : BackgroundService
     {
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
-            try { await ledger.LoadAsync(stoppingToken); }
-            catch (Exception e) when (e is not OperationCanceledException) { log.LogError(e, "loading the run ledger failed"); }
-            try { await control.RestoreAsync(stoppingToken); }
-            catch (Exception e) when (e is not OperationCanceledException) { log.LogError(e, "restoring runs failed"); }
+            await UntilDone("loading the run ledger", ledger.LoadAsync, stoppingToken);
+            await UntilDone("restoring unfinished runs", control.RestoreAsync, stoppingToken);
+            control.MarkReady();
             using var timer = new PeriodicTimer(options.Value.WatchdogInterval);
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 try { await control.WatchOnceAsync(stoppingToken); }
                 catch (Exception e) when (e is not OperationCanceledException) { log.LogWarning(e, "watchdog pass failed"); }
+            }
+        }
+
+        async Task UntilDone(string what, Func<CancellationToken, Task> step, CancellationToken ct)
+        {
+            var delay = TimeSpan.FromMilliseconds(250);
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await step(ct);
+                    control.StartupProblem = null;
+                    if (attempt > 1) log.LogInformation("{What}: done after {Attempts} attempts", what, attempt);
+                    return;
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    var reason = e.GetBaseException().Message.ReplaceLineEndings(" ");
+                    control.StartupProblem = $"{what} failed (attempt {attempt}): {reason}";
+                    log.LogWarning("{What} failed (attempt {Attempt}), trying again in {Delay}: {Reason}", what, attempt, delay, reason);
+                    await Task.Delay(delay, ct);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                }
             }
         }
     }

@@ -32,6 +32,22 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
     readonly ControlOptions o = options.Value;
     /// <summary>The trace each live run started in, so the watchdog's re-offers stay in the run's one trace.</summary>
     readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, System.Diagnostics.ActivityContext> runTraces = new();
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> deadLetterOffers = new(StringComparer.Ordinal);
+    readonly TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Called once the ledger is loaded and unfinished runs are restored. Until then events wait (their deliveries are
+    /// held), so an event of a run that is not restored yet is never taken for one of an unknown run and lost.
+    /// </summary>
+    public void MarkReady() => ready.TrySetResult();
+
+    /// <summary>Whether the ledger is loaded and unfinished runs are restored.</summary>
+    public bool IsReady => ready.Task.IsCompleted;
+
+    /// <summary>Why start-up has not finished yet (the last failed attempt), for the API's answer while it has not.</summary>
+    public string? StartupProblem { get; set; }
+
+    Task Ready(CancellationToken ct) => ready.Task.WaitAsync(ct);
 
     // ---- persistence -------------------------------------------------------------------------------------------
     async Task<T?> Get<T>(string key, CancellationToken ct) where T : class =>
@@ -187,6 +203,7 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
     // ---- runs ---------------------------------------------------------------------------------------------------
     async Task<Guid> StartRunAsync(PipelineRecord pipeline, string teacherName, TeacherVersion version, CancellationToken ct)
     {
+        await Ready(ct);
         var definition = RunConfig.Parse(pipeline.Config, $"pipeline {pipeline.Name}").Pipeline with { Name = pipeline.Name };
         var runId = Guid.NewGuid();
         var teacher = new TeacherChanged(version.Digest, $"{teacherName} v{version.Version}", version.Family, version.Size) { RunId = runId };
@@ -215,6 +232,7 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
     /// <summary>Every event from the bus: teachers announced by other systems are registered; results drive their runs.</summary>
     public async Task HandleAsync(IntegrationEvent e, CancellationToken ct = default)
     {
+        await Ready(ct);
         using var activity = e is StageProgress ? null : Telemetry.Source.StartActivity($"control handles {e.GetType().Name}");
         activity?.SetTag("wavemesh.run_id", e.RunId.ToString());
         ledger.Apply(e);
@@ -253,9 +271,46 @@ public sealed class ControlService(IArtifactStore store, IEventBus bus, Pipeline
         {
             if (record.Status != RunRecord.Running) continue;
             var definition = RunConfig.Parse(record.Config, $"pipeline {record.Pipeline}").Pipeline with { Name = record.Pipeline };
-            controller.Restore(definition, record.Teacher, record.Events.Select(x => (IntegrationEvent)x.Open()));
+            var run = controller.Restore(definition, record.Teacher, record.Events.Select(x => (IntegrationEvent)x.Open()));
             log.LogInformation("run {Run} restored with {Events} events", record.RunId, record.Events.Count);
+            // Jobs the previous process admitted may never have reached the bus (it stopped mid-handling): offer again
+            // at once every outstanding job nobody holds; a copy of one still queued is answered without running twice.
+            StageJob[] outstanding;
+            lock (run) outstanding = [.. run.Outstanding];
+            foreach (var job in await watchdog.CheckAsync(outstanding, TimeSpan.Zero, ct))
+                log.LogInformation("job {Job} of restored run {Run} offered again", job.Describe(), record.RunId);
         }
+    }
+
+    /// <summary>
+    /// A job on a dead-letter topic. Failed for good by its worker: its StageFailed already says why. Dead-lettered by a
+    /// sidecar (its worker kept answering RETRY or failing): offered again after <see cref="ControlOptions.DeadLetterDelay"/>,
+    /// up to <see cref="ControlOptions.DeadLetterReoffers"/> times, then recorded as failed. Jobs already done, or no
+    /// longer outstanding in a live run, are left alone.
+    /// </summary>
+    public async Task HandleDeadLetterAsync(StageJob job, bool failedForGood, CancellationToken ct = default)
+    {
+        await Ready(ct);
+        if (failedForGood)
+        {
+            log.LogInformation("job {Job} of run {Run} was dead-lettered by its worker after its last attempt", job.Describe(), job.RunId);
+            return;
+        }
+        if (controller.Find(job.RunId) is not { } run) return;
+        bool outstanding;
+        lock (run) outstanding = run.Outstanding.Any(j => j.Key == job.Key);
+        if (!outstanding || await store.GetRecordAsync(StageRunner.RecordKey(job), ct) is not null) return;
+        int offers = deadLetterOffers.AddOrUpdate(job.Key, 1, (_, n) => n + 1);
+        if (offers > o.DeadLetterReoffers)
+        {
+            var reason = $"the sidecar dead-lettered it {offers} times: its workers kept refusing or failing the delivery";
+            log.LogWarning("job {Job} of run {Run}: {Reason}", job.Describe(), job.RunId, reason);
+            await bus.PublishAsync(new StageFailed(job.Key, job.Stage, job.Describe(), reason, offers) { RunId = job.RunId, CausationId = job.Id }, ct);
+            return;
+        }
+        log.LogWarning("job {Job} of run {Run} was dead-lettered by a sidecar; offered again in {Delay}", job.Describe(), job.RunId, o.DeadLetterDelay);
+        await Task.Delay(o.DeadLetterDelay, ct);
+        await bus.PublishAsync(job with { Id = Guid.NewGuid(), CausationId = job.Id }, ct);
     }
 
     /// <summary>Re-offers outstanding jobs whose worker died or that nobody claimed.</summary>

@@ -92,6 +92,13 @@ public static class Transport
         return app;
     }
 
+    /// <summary>Where jobs the broker gave up on arrive: Dapr's dead-letter topics (RabbitMQ keeps them in each stage's error queue).</summary>
+    public static WebApplication MapDeadLetterHandler(this WebApplication app, Func<WaveMesh.Contracts.StageJob, bool, CancellationToken, Task> handle)
+    {
+        if (Selected(app.Configuration) == Dapr) app.MapDaprDeadLetterSubscriptions(handle);
+        return app;
+    }
+
     /// <summary>Where a worker's jobs arrive: Dapr subscriptions, or (RabbitMQ) the consumers already registered.</summary>
     public static WebApplication MapJobHost(this WebApplication app)
     {

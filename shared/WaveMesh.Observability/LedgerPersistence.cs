@@ -16,6 +16,7 @@ public sealed class LedgerPersistence : IAsyncDisposable
     readonly Channel<(Guid Run, bool ProgressOnly)> changes = Channel.CreateUnbounded<(Guid, bool)>();
     readonly Dictionary<Guid, DateTime> lastWrite = [];
     readonly Task loop;
+    readonly TaskCompletionSource loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     const string Index = "ledger/runs";
     static string Key(Guid run) => $"ledger/run/{run}";
@@ -35,10 +36,15 @@ public sealed class LedgerPersistence : IAsyncDisposable
         foreach (var id in ids)
             if (await store.GetRecordAsync(Key(id), cancellation) is { } run)
                 ledger.Restore(LedgerJson.Deserialize<LedgerRun>(run));
+        loaded.TrySetResult();
     }
 
     async Task Write()
     {
+        // Nothing is written before the stored runs are loaded: the index written from a ledger that lacks them would
+        // forget every run of earlier lifetimes.
+        await Task.WhenAny(loaded.Task, changes.Reader.Completion);
+        if (!loaded.Task.IsCompleted) return;
         var known = new HashSet<Guid>();
         await foreach (var (run, progressOnly) in changes.Reader.ReadAllAsync())
         {

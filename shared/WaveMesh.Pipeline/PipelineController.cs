@@ -20,9 +20,8 @@ public sealed class PipelineController(IEventBus bus)
     {
         var run = new RunCoordinator(definition, teacher.RunId == Guid.Empty ? Guid.NewGuid() : teacher.RunId, teacher);
         runs[run.RunId] = run;
-        IReadOnlyList<StageJob> jobs;
-        lock (run) jobs = run.Start();
-        foreach (var job in jobs) await bus.PublishAsync(job, cancellation);
+        lock (run) run.Start();
+        await PublishPendingAsync(run, cancellation);
         return run;
     }
 
@@ -37,6 +36,8 @@ public sealed class PipelineController(IEventBus bus)
         {
             run.Start();
             foreach (var e in events) run.Handle(e);
+            run.PublishedAll();
+            run.CompletionPublished = run.IsComplete;
         }
         runs[run.RunId] = run;
         return run;
@@ -44,22 +45,51 @@ public sealed class PipelineController(IEventBus bus)
 
     public IReadOnlyCollection<RunCoordinator> Runs => runs.Values.ToList();
 
+    /// <summary>
+    /// Routes <paramref name="e"/> to its run and publishes what is pending: the jobs it unblocked, any job whose
+    /// publication an earlier, interrupted handling did not confirm, and the run's completion. Handling the same event
+    /// again (a redelivery after a cancelled handling) thus publishes what the first handling could not.
+    /// </summary>
     public async Task HandleAsync(IntegrationEvent e, CancellationToken cancellation = default)
     {
         if (!runs.TryGetValue(e.RunId, out var run)) return;
-        IReadOnlyList<StageJob> jobs;
-        bool completed;
+        lock (run) run.Handle(e);
+        await PublishPendingAsync(run, cancellation);
+    }
+
+    async Task PublishPendingAsync(RunCoordinator run, CancellationToken cancellation)
+    {
+        // Taken under the lock, so two events handled at once never publish the same job twice.
+        List<StageJob> jobs;
+        lock (run) jobs = [.. run.TakeUnpublished()];
+        for (int i = 0; i < jobs.Count; i++)
+        {
+            try
+            {
+                await bus.PublishAsync(jobs[i], cancellation);
+            }
+            catch
+            {
+                lock (run) run.ReturnUnpublished(jobs.Skip(i));
+                throw;
+            }
+        }
+        bool announce;
         lock (run)
         {
-            bool wasComplete = run.IsComplete;
-            jobs = run.Handle(e);
-            completed = !wasComplete && run.IsComplete;
+            announce = run.IsComplete && !run.CompletionPublished;
+            if (announce) run.CompletionPublished = true;
         }
-        foreach (var job in jobs) await bus.PublishAsync(job, cancellation);
-        if (completed)
+        if (!announce) return;
+        try
         {
             await bus.PublishAsync(run.Completion(), cancellation);
-            RunFinished?.Invoke(run);
         }
+        catch
+        {
+            lock (run) run.CompletionPublished = false;
+            throw;
+        }
+        RunFinished?.Invoke(run);
     }
 }

@@ -12,6 +12,9 @@ public sealed class RunCoordinator
     readonly PipelineDefinition definition;
     readonly Dictionary<string, StageJob> outstanding = new(StringComparer.Ordinal);
     readonly HashSet<string> finished = new(StringComparer.Ordinal);
+    // Jobs admitted whose publication has not been confirmed: published (again) with the next event handled, so an
+    // event whose handling was cut short after the state changed still gets its jobs out when it is redelivered.
+    readonly HashSet<string> unpublished = new(StringComparer.Ordinal);
     int dispatched;
 
     public RunCoordinator(PipelineDefinition definition, Guid runId, TeacherChanged teacher)
@@ -25,6 +28,29 @@ public sealed class RunCoordinator
     public RunState State { get; }
     public bool IsComplete => dispatched > 0 && outstanding.Count == 0;
     public IReadOnlyCollection<StageJob> Outstanding => outstanding.Values;
+
+    /// <summary>
+    /// Outstanding jobs not yet published, handed to the caller to publish (and no longer handed to anyone else);
+    /// what the caller fails to publish it gives back with <see cref="ReturnUnpublished"/>.
+    /// </summary>
+    public IReadOnlyList<StageJob> TakeUnpublished()
+    {
+        var jobs = outstanding.Values.Where(j => unpublished.Contains(j.Key)).ToList();
+        foreach (var job in jobs) unpublished.Remove(job.Key);
+        return jobs;
+    }
+
+    /// <summary>Jobs taken with <see cref="TakeUnpublished"/> whose publication failed: published with the next event handled.</summary>
+    public void ReturnUnpublished(IEnumerable<StageJob> jobs)
+    {
+        foreach (var job in jobs.Where(j => outstanding.ContainsKey(j.Key))) unpublished.Add(job.Key);
+    }
+
+    /// <summary>Confirms every outstanding job (a run rebuilt after a restart: its jobs were published by the process before).</summary>
+    public void PublishedAll() => unpublished.Clear();
+
+    /// <summary>Whether <see cref="RunCompleted"/> has been handed out for publication (and not given back).</summary>
+    public bool CompletionPublished { get; set; }
 
     /// <summary>The first jobs: evaluate the teacher, distil templates, and start the baselines (they need no templates).</summary>
     public IReadOnlyList<StageJob> Start()
@@ -58,6 +84,7 @@ public sealed class RunCoordinator
         if (e.RunId != RunId) return [];
         var key = e is StageProgress ? null : MessageTypes.JobKey(e);
         if (key is null || !outstanding.Remove(key)) return [];
+        unpublished.Remove(key);
         finished.Add(key);
         State.Record(e);
         IReadOnlyList<StageJob> next = e switch
@@ -94,6 +121,7 @@ public sealed class RunCoordinator
             var key = job.Key;
             if (outstanding.ContainsKey(key) || finished.Contains(key)) continue;
             outstanding[key] = job;
+            unpublished.Add(key);
             dispatched++;
             admitted.Add(job);
         }

@@ -14,15 +14,21 @@ public sealed class DaprEventBus(DaprClient dapr, IOptions<DaprOptions> options)
     public Task PublishAsync(object message, CancellationToken cancellation = default) =>
         Publish(Topics.Of(message.GetType()), message, cancellation);
 
+    /// <summary>
+    /// The job goes to its dead-letter topic marked as failed for good (CloudEvent type <see cref="DaprTransport.FailedJobType"/>).
+    /// The reason travels in the <see cref="StageFailed"/> event published before: daprd passes publish metadata to the
+    /// broker only, never to subscribers (pkg/runtime/pubsub/cloudevents.go).
+    /// </summary>
     public Task SendAsync(StageJob job, string reason, CancellationToken cancellation = default) =>
-        Publish(Topics.DeadLetter(Topics.Of(job.GetType())), job, cancellation, reason);
+        Publish(Topics.DeadLetter(Topics.Of(job.GetType())), job, cancellation, DaprTransport.FailedJobType);
 
-    Task Publish(string topic, object message, CancellationToken cancellation, string? reason = null)
+    Task Publish(string topic, object message, CancellationToken cancellation, string? cloudEventType = null)
     {
         var metadata = new Dictionary<string, string>();
-        // Dapr carries traceparent to the subscriber, so one pipeline run is one trace across services.
-        if (Activity.Current is { } activity) metadata["traceparent"] = activity.Id!;
-        if (reason is not null) metadata["wavemesh.reason"] = reason;
+        // daprd writes cloudevent.traceparent into the envelope it delivers (pkg/runtime/pubsub/cloudevents.go), so one
+        // pipeline run is one trace across services whatever the gRPC call itself carries.
+        if (Activity.Current is { } activity) metadata["cloudevent.traceparent"] = activity.Id!;
+        if (cloudEventType is not null) metadata["cloudevent.type"] = cloudEventType;
         var json = Encoding.UTF8.GetBytes(ContractJson.Serialize(message));
         return dapr.PublishByteEventAsync(options.Value.PubSub, topic, json, "application/json", metadata, cancellation);
     }

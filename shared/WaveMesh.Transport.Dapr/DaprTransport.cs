@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
@@ -44,26 +45,25 @@ public static class DaprTransport
 
     /// <summary>
     /// One subscription per stage the worker runs (topic jobs.&lt;stage&gt;, dead letters to jobs.&lt;stage&gt;.dead). The handler
-    /// only claims the job and starts it in the background, so the message is acknowledged at once: RETRY when every slot
-    /// is busy (the broker offers it again, maybe to another replica), DROP for a message that is not a readable job.
+    /// holds the delivery until a slot is free and the job has started in the background, then answers SUCCESS, so a
+    /// started job is acknowledged at once. A delivery that is not a readable job is answered DROP (daprd dead-letters it);
+    /// a failure to take the job (the state store unreachable, say) is answered RETRY, never with a 5xx.
     /// </summary>
     public static IEndpointRouteBuilder MapDaprJobSubscriptions(this IEndpointRouteBuilder app, JobHost host)
     {
         var pubsub = app.ServiceProvider.GetRequiredService<IOptions<DaprOptions>>().Value.PubSub;
+        var log = Log(app);
         foreach (var jobType in MessageTypes.Jobs)
         {
             var topic = Topics.Of(jobType);
             if (!host.Stages.Any(s => Topics.Job(s) == topic)) continue;
-            app.MapPost($"/dapr/{topic}", async (HttpContext http, CancellationToken ct) =>
-                {
-                    if (await Read(http, jobType) is not StageJob job) return Status("DROP");
-                    return (await host.OfferAsync(job, ct)) switch
+            app.MapPost($"/dapr/{topic}", (HttpContext http, CancellationToken ct) => Deliver(http, jobType, topic, log, async message =>
+                    (await host.OfferAsync((StageJob)message, ct)) switch
                     {
-                        Offer.Busy => Status("RETRY"),
-                        Offer.Rejected => Status("DROP"),
-                        _ => Status("SUCCESS"),
-                    };
-                })
+                        Offer.Busy => Retry,
+                        Offer.Rejected => Drop,
+                        _ => Success,
+                    }, ct))
                 .WithTopic(new TopicOptions { PubsubName = pubsub, Name = topic, DeadLetterTopic = Topics.DeadLetter(topic) });
         }
         return app;
@@ -73,24 +73,83 @@ public static class DaprTransport
     public static IEndpointRouteBuilder MapDaprEventSubscriptions(this IEndpointRouteBuilder app, Func<IntegrationEvent, CancellationToken, Task> handle)
     {
         var pubsub = app.ServiceProvider.GetRequiredService<IOptions<DaprOptions>>().Value.PubSub;
+        var log = Log(app);
         foreach (var eventType in MessageTypes.Events)
         {
             var topic = Topics.Of(eventType);
-            app.MapPost($"/dapr/{topic}", async (HttpContext http, CancellationToken ct) =>
+            app.MapPost($"/dapr/{topic}", (HttpContext http, CancellationToken ct) => Deliver(http, eventType, topic, log, async message =>
                 {
-                    if (await Read(http, eventType) is not IntegrationEvent e) return Status("DROP");
-                    await handle(e, ct);
-                    return Status("SUCCESS");
-                })
+                    await handle((IntegrationEvent)message, ct);
+                    return Success;
+                }, ct))
                 .WithTopic(new TopicOptions { PubsubName = pubsub, Name = topic, DeadLetterTopic = Topics.DeadLetter(topic) });
         }
         return app;
     }
 
-    /// <summary>CloudEvents unwrapping and the subscription discovery endpoint Dapr calls.</summary>
+    /// <summary>
+    /// Subscribes <paramref name="handle"/> to every stage's dead-letter topic (jobs.&lt;stage&gt;.dead): jobs daprd gave up
+    /// delivering, and jobs a worker failed for good (their CloudEvent type is <see cref="FailedJobType"/>).
+    /// </summary>
+    public static IEndpointRouteBuilder MapDaprDeadLetterSubscriptions(this IEndpointRouteBuilder app, Func<StageJob, bool, CancellationToken, Task> handle)
+    {
+        var pubsub = app.ServiceProvider.GetRequiredService<IOptions<DaprOptions>>().Value.PubSub;
+        var log = Log(app);
+        foreach (var jobType in MessageTypes.Jobs)
+        {
+            var topic = Topics.DeadLetter(Topics.Of(jobType));
+            app.MapPost($"/dapr/{topic}", (HttpContext http, CancellationToken ct) => Deliver(http, jobType, topic, log, async message =>
+                {
+                    await handle((StageJob)message, http.Items[CloudEventTypeItem] as string == FailedJobType, ct);
+                    return Success;
+                }, ct))
+                .WithTopic(new TopicOptions { PubsubName = pubsub, Name = topic });
+        }
+        return app;
+    }
+
+    /// <summary>The CloudEvent type of a job a worker dead-letters after its last attempt (daprd honours cloudevent.type on publish).</summary>
+    public const string FailedJobType = "io.wavemesh.job.failed";
+
+    const string CloudEventTypeItem = "wavemesh.cloudevent.type";
+    static readonly IResult Success = Status("SUCCESS"), Retry = Status("RETRY"), Drop = Status("DROP");
+
+    static ILogger Log(IEndpointRouteBuilder app) => app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("WaveMesh.Dapr.Subscriptions");
+
+    /// <summary>
+    /// One delivery from the sidecar: the CloudEvent's data read as <paramref name="type"/> and handed to
+    /// <paramref name="handle"/>. daprd retries any 5xx (pkg/runtime/subscription/postman/http/http.go), so nothing
+    /// here answers one: a delivery that is not a CloudEvent holding that contract is answered DROP, and a handler that
+    /// fails is answered RETRY, each with one log line.
+    /// </summary>
+    static async Task<IResult> Deliver(HttpContext http, Type type, string topic, ILogger log, Func<object, Task<IResult>> handle, CancellationToken ct)
+    {
+        object message;
+        try
+        {
+            var (data, cloudEventType) = await CloudEventData.ReadAsync(http.Request, ct);
+            http.Items[CloudEventTypeItem] = cloudEventType;
+            message = ContractJson.Deserialize(data, type);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or ArgumentException or FormatException or InvalidDataException)
+        {
+            log.LogWarning("dropped a delivery on {Topic} that is not a {Type}: {Reason}", topic, type.Name, e.Message.ReplaceLineEndings(" "));
+            return Drop;
+        }
+        try
+        {
+            return await handle(message);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            log.LogWarning("{Type} on {Topic} not handled, the sidecar will deliver it again: {Reason}", type.Name, topic, e.Message.ReplaceLineEndings(" "));
+            return Retry;
+        }
+    }
+
+    /// <summary>Subscription discovery (GET /dapr/subscribe) as Dapr calls it; deliveries are unwrapped by <see cref="CloudEventData"/>.</summary>
     public static WebApplication UseDaprSubscriptions(this WebApplication app)
     {
-        app.UseCloudEvents();
         app.MapSubscribeHandler();
         return app;
     }
@@ -118,19 +177,6 @@ public static class DaprTransport
 
     static bool FixedTimeEquals(string a, string b) =>
         System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(a), System.Text.Encoding.UTF8.GetBytes(b));
-
-    static async Task<object?> Read(HttpContext http, Type type)
-    {
-        try
-        {
-            using var reader = new StreamReader(http.Request.Body);
-            return ContractJson.Deserialize(await reader.ReadToEndAsync(), type);
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or ArgumentException)
-        {
-            return null;
-        }
-    }
 
     static IResult Status(string status) => Results.Json(new { status });
 }

@@ -1,5 +1,4 @@
 using MassTransit;
-using Microsoft.Extensions.Options;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
 using WaveMesh.Workers;
@@ -9,25 +8,18 @@ namespace WaveMesh.Transport.MassTransit;
 /// <summary>
 /// A stage's jobs from its durable queue (replicas of the service compete for them). The job is claimed and started
 /// in the background and the message acknowledged at once, so no job ever runs into RabbitMQ's consumer timeout.
-/// When every slot is busy the message waits (up to <see cref="RabbitMqOptions.BusyWait"/>) and is then put back at
-/// the end of the queue for any replica.
+/// While every slot is busy the message is held (prefetch and concurrency equal the slots, so the queue keeps the rest
+/// for other replicas); after <see cref="WorkerOptions.SlotWait"/> the job is published again, to the back of the queue.
 /// </summary>
-public sealed class JobConsumer<TJob>(JobHost host, IEventBus bus, IOptions<RabbitMqOptions> options) : IConsumer<TJob> where TJob : StageJob
+public sealed class JobConsumer<TJob>(JobHost host) : IConsumer<TJob> where TJob : StageJob
 {
     public async Task Consume(ConsumeContext<TJob> context)
     {
-        var until = DateTime.UtcNow + options.Value.BusyWait;
-        while (true)
+        switch (await host.OfferAsync(context.Message, context.CancellationToken))
         {
-            var offer = await host.OfferAsync(context.Message, context.CancellationToken);
-            if (offer == Offer.Rejected) throw new InvalidOperationException($"this worker does not run {typeof(TJob).Name} jobs");
-            if (offer != Offer.Busy) return;
-            if (DateTime.UtcNow >= until)
-            {
-                await bus.PublishAsync(context.Message, context.CancellationToken);
-                return;
-            }
-            await Task.Delay(TimeSpan.FromMilliseconds(500), context.CancellationToken);
+            case Offer.Rejected: throw new InvalidOperationException($"this worker does not run {typeof(TJob).Name} jobs");
+            // Stopping before a slot came free: not acknowledged, so RabbitMQ delivers it again to a live replica.
+            case Offer.Busy: throw new OperationCanceledException("the worker is stopping");
         }
     }
 }

@@ -85,10 +85,14 @@ public static class MassTransitTransport
             h.Heartbeat(TimeSpan.FromSeconds(10));
         });
         cfg.MessageTopology.SetEntityNameFormatter(new PrefixEntityNameFormatter(cfg.MessageTopology.EntityNameFormatter, options.ExchangePrefix));
+        // The contracts' one set of JSON rules (ContractJson): a message missing a required field, or null where the
+        // contract forbids it, is refused here as on every other transport.
         cfg.ConfigureJsonSerializerOptions(j =>
         {
-            j.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-            j.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals;
+            j.PropertyNamingPolicy = ContractJson.Options.PropertyNamingPolicy;
+            j.NumberHandling = ContractJson.Options.NumberHandling;
+            j.RespectRequiredConstructorParameters = ContractJson.Options.RespectRequiredConstructorParameters;
+            j.RespectNullableAnnotations = ContractJson.Options.RespectNullableAnnotations;
             return j;
         });
     }

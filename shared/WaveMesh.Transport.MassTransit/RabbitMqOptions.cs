@@ -12,8 +12,6 @@ public sealed class RabbitMqOptions
     public string Password { get; set; } = "guest";
     /// <summary>Prefix of queue names and of message-type exchange names, so several deployments can share a broker.</summary>
     public string QueuePrefix { get; set; } = "wavemesh";
-    /// <summary>How long a delivered job may wait for a free slot before it is put back at the end of the queue.</summary>
-    public TimeSpan BusyWait { get; set; } = TimeSpan.FromMinutes(5);
     /// <summary>How long publishing keeps retrying while the broker is unreachable.</summary>
     public TimeSpan PublishRetryFor { get; set; } = TimeSpan.FromMinutes(5);
 

@@ -22,4 +22,7 @@ public interface IJobLeases
     Task ReleaseAsync(JobLease lease, CancellationToken cancellation = default);
 
     Task<JobLease?> GetAsync(string jobKey, CancellationToken cancellation = default);
+
+    /// <summary>Whether some worker holds a live lease on the job now (by this store's clock).</summary>
+    Task<bool> IsHeldAsync(string jobKey, CancellationToken cancellation = default);
 }

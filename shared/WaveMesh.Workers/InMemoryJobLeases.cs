@@ -45,4 +45,9 @@ public sealed class InMemoryJobLeases(TimeProvider? clock = null) : IJobLeases
     {
         lock (leases) return Task.FromResult(leases.GetValueOrDefault(jobKey));
     }
+
+    public Task<bool> IsHeldAsync(string jobKey, CancellationToken cancellation = default)
+    {
+        lock (leases) return Task.FromResult(leases.TryGetValue(jobKey, out var lease) && lease.IsLive(Now));
+    }
 }

@@ -13,7 +13,9 @@ public enum Offer
     Accepted,
     /// <summary>Already done (its recorded result was published again) or held by a live lease elsewhere: acknowledge.</summary>
     AlreadyHandled,
-    /// <summary>Every slot is busy: ask the broker to deliver it again later, possibly to another replica.</summary>
+    /// <summary>No slot came free within <see cref="WorkerOptions.SlotWait"/>: the job was published again, to the back of its queue; acknowledge.</summary>
+    HandedBack,
+    /// <summary>The worker is stopping (or the delivery was abandoned) before a slot came free: deliver it again, elsewhere.</summary>
     Busy,
     /// <summary>Not a job this worker runs, or unreadable: drop it to the dead-letter topic.</summary>
     Rejected,
@@ -60,19 +62,35 @@ public sealed class JobHost : IAsyncDisposable
     public int Running { get { lock (running) return running.Count(t => !t.IsCompleted); } }
     public IEnumerable<string> Stages => runner.Stages;
 
+    /// <summary>
+    /// Takes a delivered job: answered from its recorded result when it is done, left alone while another worker holds
+    /// its lease, else started on a free slot. While every slot is busy the delivery is held (up to
+    /// <see cref="WorkerOptions.SlotWait"/>), so the broker, which gives a replica only as many unanswered deliveries as
+    /// its prefetch allows, keeps the other jobs in the queue for whichever replica frees a slot first.
+    /// </summary>
     public async Task<Offer> OfferAsync(StageJob job, CancellationToken cancellation = default)
     {
         if (!runner.CanRun(job)) return Offer.Rejected;
-        if (await runner.TryCachedAsync(job, cancellation) is { } done)
+        if (await AlreadyHandledAsync(job, cancellation)) return Offer.AlreadyHandled;
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellation, stopping.Token);
+        try
         {
-            await bus.PublishAsync(done, cancellation);
-            return Offer.AlreadyHandled;
+            if (!await slots.WaitAsync(options.SlotWait, wait.Token))
+            {
+                log.LogInformation("{Worker}: no free slot for {Job} within {Wait}; published again", Worker, job.Describe(), options.SlotWait);
+                await bus.PublishAsync(job with { Id = Guid.NewGuid() }, cancellation);
+                return Offer.HandedBack;
+            }
         }
-        if (!await slots.WaitAsync(0, cancellation)) return Offer.Busy;
+        catch (OperationCanceledException)
+        {
+            return Offer.Busy;
+        }
         JobLease? lease;
         try
         {
-            lease = await leases.TryClaimAsync(job.Key, Worker, options.LeaseTtl, cancellation);
+            // Done or taken elsewhere while this delivery waited for the slot?
+            lease = await AlreadyHandledAsync(job, cancellation) ? null : await leases.TryClaimAsync(job.Key, Worker, options.LeaseTtl, cancellation);
         }
         catch
         {
@@ -93,6 +111,17 @@ public sealed class JobHost : IAsyncDisposable
             running.Add(task);
         }
         return Offer.Accepted;
+    }
+
+    /// <summary>True when the job's result is recorded (and is published again) or another worker holds a live lease on it.</summary>
+    async Task<bool> AlreadyHandledAsync(StageJob job, CancellationToken cancellation)
+    {
+        if (await runner.TryCachedAsync(job, cancellation) is { } done)
+        {
+            await bus.PublishAsync(done, cancellation);
+            return true;
+        }
+        return await leases.IsHeldAsync(job.Key, cancellation);
     }
 
     async Task RunAsync(StageJob job, JobLease lease, System.Diagnostics.ActivityContext parent)

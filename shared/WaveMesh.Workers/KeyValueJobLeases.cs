@@ -47,4 +47,7 @@ public sealed class KeyValueJobLeases(IKeyValueStore kv, TimeProvider? clock = n
     }
 
     public async Task<JobLease?> GetAsync(string jobKey, CancellationToken cancellation = default) => (await Read(jobKey, cancellation)).Lease;
+
+    public async Task<bool> IsHeldAsync(string jobKey, CancellationToken cancellation = default) =>
+        (await Read(jobKey, cancellation)).Lease is { } lease && lease.IsLive(Now);
 }

@@ -16,6 +16,11 @@ public sealed class WorkerOptions
     /// <summary>A lease not renewed for this long is considered dead and its job is taken over.</summary>
     public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(60);
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// How long a delivered job may wait for a free slot while the replica holds its delivery; then it is published
+    /// again (to the back of its queue, for any replica). Keep it under the broker's consumer timeout (RabbitMQ: 30 min).
+    /// </summary>
+    public TimeSpan SlotWait { get; set; } = TimeSpan.FromMinutes(10);
     /// <summary>Attempts of a failing job before it ends as StageFailed and goes to the dead-letter topic.</summary>
     public int MaxAttempts { get; set; } = 3;
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(5);
@@ -30,5 +35,6 @@ public sealed class WorkerOptions
         if (MaxAttempts < 1) yield return $"{Section}:MaxAttempts must be at least 1 (got {MaxAttempts})";
         if (LeaseTtl <= HeartbeatInterval) yield return $"{Section}:LeaseTtl ({LeaseTtl}) must be longer than HeartbeatInterval ({HeartbeatInterval})";
         if (Threads < 0) yield return $"{Section}:Threads must be 0 or positive";
+        if (SlotWait <= TimeSpan.Zero) yield return $"{Section}:SlotWait must be positive (got {SlotWait})";
     }
 }

@@ -16,6 +16,7 @@ public sealed class Requiring_the_dapr_api_token : IAsyncLifetime
 
     public async Task DisposeAsync() => await sidecar.DisposeAsync();
 
+    // daprd: pkg/api/grpc/auth.go 42-59: a missing or different dapr-api-token is Unauthenticated.
     [Fact]
     public async Task gRPC_calls_without_the_token_or_with_another_one_are_Unauthenticated()
     {
@@ -38,6 +39,7 @@ public sealed class Requiring_the_dapr_api_token : IAsyncLifetime
         Assert.Equal(3, sidecar.Counters.Failed);
     }
 
+    // daprd: pkg/api/http/healthz.go 29-55: both health endpoints are AlwaysAllowed (no token needed).
     [Fact]
     public async Task HTTP_calls_need_the_token_except_the_health_probes()
     {
@@ -59,6 +61,7 @@ public sealed class Requiring_the_dapr_api_token : IAsyncLifetime
         await none.WaitForSidecarAsync(timeout.Token);
     }
 
+    // Wiring only (DAPR_GRPC_ENDPOINT, DAPR_HTTP_ENDPOINT, DAPR_API_TOKEN as the Dapr SDK reads them); daprd checks the token as in pkg/api/grpc/auth.go 42-59.
     [Fact]
     public async Task An_app_configured_with_the_sidecars_configuration_keys_reaches_it_through_AddDaprClient()
     {

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Grpc.Core;
@@ -9,103 +8,172 @@ using Grpc.Core;
 namespace WaveMesh.Dapr.Sidecar;
 
 /// <summary>
+/// A span the sidecar started, as daprd exports its own spans to the trace collector next to the apps' spans: a
+/// publish (the gRPC call's server span) or a delivery (the client span of the POST to the app). With them a test can
+/// follow a trace across the sidecar, as a user does in Jaeger.
+/// </summary>
+public sealed record SidecarSpan(string TraceId, string SpanId, string? ParentSpanId, string Name);
+
+/// <summary>A W3C trace context (traceparent), parsed like daprd does.</summary>
+internal readonly record struct TraceContext(string TraceId, string SpanId, string Flags)
+{
+    public override string ToString() => $"00-{TraceId}-{SpanId}-{Flags}";
+
+    /// <summary>
+    /// daprd: pkg/diagnostics/tracing.go 57-110 (SpanContextFromW3CString): at least 4 dash-separated sections (exactly 4
+    /// for version 00), a hex version below ff, 32 lower-case hex digits of trace id and 16 of span id (OpenTelemetry's
+    /// TraceIDFromHex/SpanIDFromHex accept only a-f0-9), neither all zero, and hex flags of which the first byte counts.
+    /// </summary>
+    public static TraceContext? Parse(string? w3c)
+    {
+        if (string.IsNullOrEmpty(w3c)) return null;
+        var s = w3c.Split('-');
+        if (s.Length < 4 || s[0].Length != 2 || !s[0].All(Uri.IsHexDigit)) return null;
+        if (s[0] is "ff" or "FF" or "fF" or "Ff" || (s[0] == "00" && s.Length != 4)) return null;
+        if (s[1].Length != 32 || !IsLowerHex(s[1]) || s[1].All(c => c == '0')) return null;
+        if (s[2].Length != 16 || !IsLowerHex(s[2]) || s[2].All(c => c == '0')) return null;
+        if (s[3].Length < 2 || s[3].Length % 2 != 0 || !s[3].All(Uri.IsHexDigit)) return null;
+        return new TraceContext(s[1], s[2], s[3][..2].ToLowerInvariant());
+    }
+
+    static bool IsLowerHex(string s) => s.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f'));
+
+    /// <summary>A span started under <paramref name="parent"/>: same trace id and flags, new span id; a new (unsampled) trace without a parent.</summary>
+    public static TraceContext ChildOf(TraceContext? parent) =>
+        parent is { } p ? p with { SpanId = RandomHex(8) } : new TraceContext(RandomHex(16), RandomHex(8), "00");
+
+    static string RandomHex(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));
+}
+
+/// <summary>
 /// Builds the bytes daprd puts on the broker for a publish: a CloudEvents 1.0 JSON envelope around the data (or the
-/// publisher's own CloudEvent completed by daprd, or the raw data when metadata <c>rawPayload</c> is true).
-/// Like daprd (Go maps), the envelope's keys are written in ordinal order.
+/// publisher's own CloudEvent completed by daprd, or the raw data when metadata <c>rawPayload</c> is true), written
+/// the way Go's json.Marshal writes a map.
 /// </summary>
 internal static class CloudEvents
 {
     public const string EventType = "com.dapr.event.sent";
     public const string SpecVersion = "1.0";
     public const string ContentType = "application/cloudevents+json";
-    const string DefaultSourceForForeignEvents = "Dapr";
-
-    static readonly JsonSerializerOptions Output = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    /// <summary>contrib: pubsub/envelope.go DefaultCloudEventSource.</summary>
+    const string DefaultSource = "Dapr";
 
     public sealed record Built(byte[] Payload, string? Id, string DataContentType);
 
+    /// <summary>
+    /// contrib: contenttype/utils.go 58-70 (isContentType): lower-cased, equal to <paramref name="expected"/> or equal to
+    /// it before the first ';' (no whitespace trimming).
+    /// </summary>
     public static bool IsContentType(string? contentType, string expected)
     {
         if (string.IsNullOrEmpty(contentType)) return false;
-        var semicolon = contentType.IndexOf(';', StringComparison.Ordinal);
-        var media = (semicolon >= 0 ? contentType[..semicolon] : contentType).Trim();
-        return string.Equals(media, expected, StringComparison.OrdinalIgnoreCase);
+        var lower = contentType.ToLowerInvariant();
+        if (lower == expected) return true;
+        var semicolon = lower.IndexOf(';', StringComparison.Ordinal);
+        return semicolon >= 0 && lower[..semicolon] == expected;
     }
 
-    /// <summary>JSON as daprd's IsJSONContentType sees it: exactly application/json (parameters allowed), nothing else.</summary>
-    static bool IsJson(string contentType) => IsContentType(contentType, "application/json");
-
-    static bool IsBinary(string contentType) => IsContentType(contentType, "application/octet-stream");
-
-    public static bool IsTrue(IReadOnlyDictionary<string, string> metadata, string key) =>
-        metadata.TryGetValue(key, out var v) && bool.TryParse(v, out var b) && b;
-
-    public static Built Build(string pubsub, string topic, byte[] data, string? dataContentType, IReadOnlyDictionary<string, string> metadata,
-        string defaultSource, string? traceParentHeader, string? traceStateHeader)
+    /// <summary>Go's strconv.ParseBool: 1 t T TRUE true True / 0 f F FALSE false False, nothing else.</summary>
+    public static bool TryParseGoBool(string text, out bool value)
     {
-        var contentType = string.IsNullOrEmpty(dataContentType) ? "text/plain" : dataContentType;
+        switch (text)
+        {
+            case "1" or "t" or "T" or "TRUE" or "true" or "True": value = true; return true;
+            case "0" or "f" or "F" or "FALSE" or "false" or "False": value = false; return true;
+            default: value = false; return false;
+        }
+    }
 
-        if (IsTrue(metadata, "rawPayload"))
-            return new Built(data, null, contentType);
+    /// <summary>
+    /// contrib: metadata/utils.go 103-115 (IsRawPayload): key "rawPayload" (exact); missing or empty = false; otherwise
+    /// strconv.ParseBool, whose failure is an error.
+    /// </summary>
+    public static bool IsRawPayload(IReadOnlyDictionary<string, string> metadata, out string? error)
+    {
+        error = null;
+        if (!metadata.TryGetValue("rawPayload", out var v) || v.Length == 0) return false;
+        if (TryParseGoBool(v, out var b)) return b;
+        error = $"rawPayload value must be a valid boolean: actual is '{v}'";
+        return false;
+    }
 
-        string Meta(string key) => metadata.TryGetValue(key, out var v) ? v : "";
-        var traceParent = FirstNonEmpty(Meta("cloudevent.traceparent"), Meta("traceparent"), ChildOf(traceParentHeader)) ?? NewTraceParent();
-        var traceState = FirstNonEmpty(Meta("cloudevent.tracestate"), Meta("tracestate"), traceStateHeader) ?? "";
+    /// <summary>
+    /// PublishEvent as daprd 1.16 builds the broker message (dapr: pkg/api/grpc/grpc.go 174-229).
+    /// <paramref name="span"/> is daprd's span of the gRPC call, whose W3C string becomes traceid/traceparent.
+    /// </summary>
+    public static Built Build(string pubsub, string topic, byte[] data, string? dataContentType, IReadOnlyDictionary<string, string> metadata,
+        string source, TraceContext span)
+    {
+        // daprd: grpc.go 165-169, a rawPayload value that is no bool is InvalidArgument "failed deserializing metadata".
+        bool raw = IsRawPayload(metadata, out var rawError);
+        if (rawError is not null)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"failed deserializing metadata. Error: {rawError}"));
+        // daprd: grpc.go 219-222, raw payloads go to the broker as they are (traceid/tracestate only as component metadata).
+        if (raw) return new Built(data, null, string.IsNullOrEmpty(dataContentType) ? "text/plain" : dataContentType);
+
+        // daprd: diag.TraceIDAndStateFromSpan (tracing.go 180-198). The tracestate of the incoming call is lost: daprd
+        // discards the result of sc.WithTraceState (pkg/diagnostics/grpc_tracing.go 316-318), so it is always "".
+        var traceId = span.ToString();
+        var traceState = "";
 
         JsonObject ce;
-        if (IsContentType(contentType, ContentType))
+        if (IsContentType(dataContentType, ContentType))
         {
-            // The publisher sent its own CloudEvent: daprd keeps it and sets the routing and tracing fields.
-            try
+            // daprd: pkg/runtime/pubsub/cloudevents.go 40-42 -> contrib: pubsub/envelope.go 129-170 (FromCloudEvent). The
+            // cloudevent.* metadata overrides do not apply on this path.
+            if (!GoJson.TryDecodeFirst(data, out var parsed, out _) || parsed.ValueKind != JsonValueKind.Object)
+                throw new RpcException(new Status(StatusCode.InvalidArgument, "cannot create cloudevent"));
+            ce = (JsonObject)GoJson.ToNode(parsed)!;
+            if (!ce.ContainsKey("time")) ce["time"] = Now();
+            if (!ce.ContainsKey("traceid"))
             {
-                ce = JsonNode.Parse(data) as JsonObject ?? throw new JsonException("not a JSON object");
+                ce["traceid"] = traceId;
+                ce["traceparent"] = traceId;
             }
-            catch (JsonException e)
-            {
-                throw new RpcException(new Status(StatusCode.InvalidArgument, $"cannot create cloudevent: {e.Message}"));
-            }
-            ce["traceid"] = traceParent;
-            ce["traceparent"] = traceParent;
-            ce["tracestate"] = traceState;
+            if (!ce.ContainsKey("tracestate")) ce["tracestate"] = traceState;
             ce["topic"] = topic;
             ce["pubsubname"] = pubsub;
-            if (ce["source"] is null) ce["source"] = DefaultSourceForForeignEvents;
+            if (ce["source"] is null) ce["source"] = DefaultSource;
             if (ce["type"] is null) ce["type"] = EventType;
             if (ce["specversion"] is null) ce["specversion"] = SpecVersion;
         }
         else
         {
+            // daprd: cloudevents.go 25-36, 46: mapstructure.WeakDecode of the metadata into the fields tagged
+            // cloudevent.id|source|type|traceid|tracestate|traceparent (case-insensitive keys); nothing else, so no
+            // cloudevent.subject and no plain traceparent/tracestate.
+            string id = "", eventType = "", ceSource = source, ceTraceParent = "";
+            if (Override(metadata, "cloudevent.id") is { } oid) id = oid;
+            if (Override(metadata, "cloudevent.source") is { } osrc) ceSource = osrc;
+            if (Override(metadata, "cloudevent.type") is { } otype) eventType = otype;
+            if (Override(metadata, "cloudevent.traceid") is { } otid) traceId = otid;
+            if (Override(metadata, "cloudevent.tracestate") is { } ots) traceState = ots;
+            if (Override(metadata, "cloudevent.traceparent") is { } otp) ceTraceParent = otp;
+            // cloudevents.go 52-54: a traceparent override wins over traceid.
+            if (ceTraceParent.Length > 0) traceId = ceTraceParent;
+
+            // contrib: pubsub/envelope.go 72-126 (NewCloudEventsEnvelope), defaults at 76-87.
+            var contentType = string.IsNullOrEmpty(dataContentType) ? "text/plain" : dataContentType;
             ce = new JsonObject
             {
-                ["id"] = FirstNonEmpty(Meta("cloudevent.id")) ?? Guid.NewGuid().ToString(),
-                ["source"] = FirstNonEmpty(Meta("cloudevent.source")) ?? defaultSource,
-                ["type"] = FirstNonEmpty(Meta("cloudevent.type")) ?? EventType,
+                ["id"] = id.Length > 0 ? id : Guid.NewGuid().ToString(),
                 ["specversion"] = SpecVersion,
                 ["datacontenttype"] = contentType,
+                ["source"] = ceSource.Length > 0 ? ceSource : DefaultSource,
+                ["type"] = eventType.Length > 0 ? eventType : EventType,
                 ["topic"] = topic,
                 ["pubsubname"] = pubsub,
-                ["traceid"] = traceParent,
-                ["traceparent"] = traceParent,
+                ["traceid"] = traceId,
+                ["traceparent"] = traceId,
                 ["tracestate"] = traceState,
-                ["time"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+                ["time"] = Now(),
             };
-            if (FirstNonEmpty(Meta("cloudevent.subject")) is { } subject) ce["subject"] = subject;
-
-            if (IsJson(contentType))
+            if (IsContentType(contentType, "application/json"))
             {
-                JsonNode? parsed;
-                try
-                {
-                    parsed = data.Length == 0 ? throw new JsonException("empty") : JsonNode.Parse(data);
-                }
-                catch (JsonException)
-                {
-                    // daprd falls back to the data as a string when it is not valid JSON.
-                    parsed = JsonValue.Create(Encoding.UTF8.GetString(data));
-                }
-                ce["data"] = parsed;
+                // envelope.go 92-103: decoded with UseNumber (first value only); undecodable (empty included) -> the text.
+                ce["data"] = GoJson.TryDecodeFirst(data, out var value, out _) ? GoJson.ToNode(value) : JsonValue.Create(Encoding.UTF8.GetString(data));
             }
-            else if (IsBinary(contentType))
+            else if (IsContentType(contentType, "application/octet-stream") || IsContentType(contentType, "application/cloudevents+protobuf"))
             {
                 ce["data_base64"] = Convert.ToBase64String(data);
             }
@@ -115,51 +183,54 @@ internal static class CloudEvents
             }
         }
 
-        var id = ce["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var s) ? s : null;
-        return new Built(Serialize(Sorted(ce)), id, contentType);
+        var ceId = ce["id"] is JsonValue idValue && idValue.GetValueKind() == JsonValueKind.String ? idValue.GetValue<string>() : null;
+        // daprd: grpc.go 211, json.Marshal of the map.
+        return new Built(GoJson.Marshal(ce), ceId, string.IsNullOrEmpty(dataContentType) ? "text/plain" : dataContentType);
     }
 
-    /// <summary>The envelope daprd makes on the subscriber's side for a subscription with metadata rawPayload=true.</summary>
-    public static byte[] FromRawPayload(byte[] payload, string topic, string pubsub)
+    /// <summary>mapstructure's case-insensitive key match: the exact key first, else any key equal ignoring case.</summary>
+    static string? Override(IReadOnlyDictionary<string, string> metadata, string key)
+    {
+        if (metadata.TryGetValue(key, out var v)) return v;
+        foreach (var (k, value) in metadata)
+            if (string.Equals(k, key, StringComparison.OrdinalIgnoreCase)) return value;
+        return null;
+    }
+
+    /// <summary>Go's time.Now().Format(time.RFC3339) in a UTC container: seconds, "Z".</summary>
+    static string Now() => DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The envelope daprd makes on the subscriber's side for a subscription with metadata rawPayload=true
+    /// (contrib: pubsub/envelope.go 173-188 FromRawPayload, serialised at dapr: subscription.go 183); the id is new for
+    /// every broker delivery.
+    /// </summary>
+    public static byte[] FromRawPayload(byte[] payload, string topic, string pubsub, string id)
     {
         var ce = new JsonObject
         {
-            ["id"] = Guid.NewGuid().ToString(),
+            ["id"] = id,
             ["specversion"] = SpecVersion,
             ["datacontenttype"] = "application/octet-stream",
-            ["source"] = DefaultSourceForForeignEvents,
+            ["source"] = DefaultSource,
             ["type"] = EventType,
             ["topic"] = topic,
             ["pubsubname"] = pubsub,
             ["data_base64"] = Convert.ToBase64String(payload),
         };
-        return Serialize(Sorted(ce));
+        return GoJson.Marshal(ce);
     }
 
-    static byte[] Serialize(JsonNode? node) => JsonSerializer.SerializeToUtf8Bytes(node, Output);
-
-    /// <summary>A copy with every object's keys in ordinal order (what Go's encoding/json does with maps).</summary>
-    static JsonNode? Sorted(JsonNode? node) => node switch
+    /// <summary>
+    /// contrib: pubsub/envelope.go 190-203 (HasExpired): an "expiration" that parses as RFC 3339 and lies in the past.
+    /// </summary>
+    public static bool HasExpired(JsonElement cloudEvent, DateTimeOffset now)
     {
-        JsonObject o => new JsonObject(o.OrderBy(p => p.Key, StringComparer.Ordinal)
-            .Select(p => new KeyValuePair<string, JsonNode?>(p.Key, Sorted(p.Value)))),
-        JsonArray a => new JsonArray(a.Select(Sorted).ToArray()),
-        null => null,
-        _ => node.DeepClone(),
-    };
-
-    static string? FirstNonEmpty(params string?[] values) => values.FirstOrDefault(v => !string.IsNullOrEmpty(v));
-
-    /// <summary>daprd continues the caller's trace in a span of its own: same trace id and flags, new span id.</summary>
-    static string? ChildOf(string? traceParent)
-    {
-        if (string.IsNullOrEmpty(traceParent)) return null;
-        var parts = traceParent.Split('-');
-        if (parts.Length != 4 || parts[1].Length != 32 || parts[2].Length != 16 || parts[3].Length != 2) return null;
-        return $"{parts[0]}-{parts[1]}-{RandomHex(8)}-{parts[3]}";
+        if (!cloudEvent.TryGetProperty("expiration", out var e)) return false;
+        var text = e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText();
+        if (string.IsNullOrEmpty(text)) return false;
+        if (!DateTimeOffset.TryParseExact(text, ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFFFK"], CultureInfo.InvariantCulture,
+                DateTimeStyles.None, out var expiration)) return false;
+        return expiration < now;
     }
-
-    static string NewTraceParent() => $"00-{RandomHex(16)}-{RandomHex(8)}-00";
-
-    static string RandomHex(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Dapr.Client.Autogen.Grpc.v1;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -69,6 +68,7 @@ internal class DaprGrpcService(TestSidecar sidecar)
 
     public virtual Task<GetStateResponse> GetState(GetStateRequest request, ServerCallContext context) => Run("GetState", () =>
     {
+        // daprd: pkg/api/grpc/grpc.go 650-712: a missing key is empty data and ETag "" (705-710), not an error.
         var response = new GetStateResponse();
         if (sidecar.State.Get(request.StoreName, request.Key) is { } item)
         {
@@ -80,6 +80,7 @@ internal class DaprGrpcService(TestSidecar sidecar)
 
     public virtual Task<GetBulkStateResponse> GetBulkState(GetBulkStateRequest request, ServerCallContext context) => Run("GetBulkState", () =>
     {
+        // daprd: pkg/api/grpc/grpc.go 574-648: one item per key, in order; a missing key is an item without data.
         var response = new GetBulkStateResponse();
         foreach (var (key, item) in sidecar.State.GetBulk(request.StoreName, request.Keys))
         {
@@ -96,62 +97,82 @@ internal class DaprGrpcService(TestSidecar sidecar)
 
     public virtual Task<Empty> SaveState(SaveStateRequest request, ServerCallContext context) => Run("SaveState", () =>
     {
-        var writes = request.States.Select(s => ToWrite(s, s.Value.ToByteArray())).ToList();
-        sidecar.State.Apply(request.StoreName, writes, StatusCode.Aborted, $"failed saving state in state store {request.StoreName}: {{0}}");
+        // daprd: pkg/api/grpc/grpc.go 714-796.
+        sidecar.State.Find(request.StoreName);
+        if (request.States.Count == 0) return None;
+        var writes = new List<StateWrite>();
+        foreach (var s in request.States)
+        {
+            if (string.IsNullOrEmpty(s.Key))
+                throw new RpcException(new Status(StatusCode.InvalidArgument, "state key cannot be empty"));
+            // grpc.go 744-748: with metadata contentType application/json the value must be JSON (the error is returned
+            // as it is, so the gRPC code is Unknown).
+            if (s.Metadata.TryGetValue("contentType", out var ct) && ct == "application/json" && !GoJson.TryUnmarshal(s.Value.Span, out _))
+                throw new RpcException(new Status(StatusCode.Unknown, "invalid character in the JSON value"));
+            writes.Add(ToWrite(s, s.Value.ToByteArray()));
+        }
+        if (sidecar.State.ApplyEach(request.StoreName, writes) is { } error)
+            throw new RpcException(new Status(error.Code, $"failed saving state in state store {request.StoreName}: {error.Message}"));
         return None;
     });
 
     public virtual Task<Empty> DeleteState(DeleteStateRequest request, ServerCallContext context) => Run("DeleteState", () =>
     {
-        var write = new StateWrite(request.Key, null, request.Etag?.Value, Concurrency(request.Options), null);
-        sidecar.State.Apply(request.StoreName, [write], StatusCode.Aborted, $"failed deleting state with key {request.Key}: {{0}}");
+        // daprd: grpc.go 813-861. One attempt: daprd would retry an ETag mismatch on delete under the statestore
+        // outbound retry policy (841-846), but dapr/resiliency.yaml gives statestore outbound no retry.
+        var write = new StateWrite(request.Key, null, request.Etag?.Value, Concurrency(request.Options), request.Metadata);
+        if (sidecar.State.ApplyEach(request.StoreName, [write]) is { } error)
+            throw new RpcException(new Status(error.Code, $"failed deleting state with key {request.Key}: {error.Message}"));
         return None;
     });
 
     public virtual Task<Empty> DeleteBulkState(DeleteBulkStateRequest request, ServerCallContext context) => Run("DeleteBulkState", () =>
     {
+        // daprd: grpc.go 863-916.
+        sidecar.State.Find(request.StoreName);
         var writes = request.States.Select(s => ToWrite(s, null)).ToList();
-        sidecar.State.Apply(request.StoreName, writes, StatusCode.Aborted, $"failed deleting state in state store {request.StoreName}: {{0}}");
+        if (writes.Count == 0) return None;
+        if (sidecar.State.ApplyEach(request.StoreName, writes) is { } error)
+            throw new RpcException(new Status(error.Code, $"failed deleting state in state store {request.StoreName}: {error.Message}"));
         return None;
     });
 
     public virtual Task<Empty> ExecuteStateTransaction(ExecuteStateTransactionRequest request, ServerCallContext context) => Run("ExecuteStateTransaction", () =>
     {
+        // daprd: grpc.go 925-1058.
+        var store = sidecar.State.Find(request.StoreName);
         var writes = new List<StateWrite>();
         foreach (var op in request.Operations)
         {
-            var item = op.Request ?? throw new RpcException(new Status(StatusCode.InvalidArgument, "transaction operation without a request"));
+            var item = op.Request ?? new StateItem();
+            StateStores.RedisKey(store, item.Key);
             writes.Add(op.OperationType switch
             {
                 "upsert" => ToWrite(item, item.Value.ToByteArray()),
                 "delete" => ToWrite(item, null),
-                _ => throw new RpcException(new Status(StatusCode.InvalidArgument, $"operation type {op.OperationType} not supported")),
+                // grpc.go 989-993: an unknown operation type is Unimplemented.
+                _ => throw new RpcException(new Status(StatusCode.Unimplemented, $"operation type {op.OperationType} not supported")),
             });
         }
-        // daprd reports any failure of the store's Multi (an ETag mismatch included) as Internal.
-        sidecar.State.Apply(request.StoreName, writes, StatusCode.Internal, "error while executing state transaction: {0}");
+        // grpc.go 1052-1056: any failure of the store's Multi (an ETag mismatch included) is Internal.
+        if (sidecar.State.Transact(request.StoreName, writes) is { } error)
+            throw new RpcException(new Status(StatusCode.Internal, $"error while executing state transaction: {error}"));
         return None;
     });
 
     public virtual Task<Empty> PublishEvent(PublishEventRequest request, ServerCallContext context) => Run("PublishEvent", () =>
     {
-        sidecar.Publish(request, context.RequestHeaders.GetValue("traceparent"), context.RequestHeaders.GetValue("tracestate"));
+        // daprd: pkg/diagnostics/grpc_tracing.go 296-321: the trace context of the call comes from grpc-trace-bin or,
+        // as the .NET gRPC client sends it, the traceparent request header; daprd's span is a child of it (99-113).
+        var caller = TraceContext.Parse(context.RequestHeaders.GetValue("traceparent"));
+        sidecar.Publish(request, TraceContext.ChildOf(caller), caller);
         return None;
     });
 
     public virtual Task<GetMetadataResponse> GetMetadata(GetMetadataRequest request, ServerCallContext context) => Run("GetMetadata", sidecar.BuildMetadata);
 
-    static StateWrite ToWrite(StateItem item, byte[]? value)
-    {
-        TimeSpan? ttl = null;
-        if (item.Metadata.TryGetValue("ttlInSeconds", out var text))
-        {
-            if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds) || seconds < -1)
-                throw new RpcException(new Status(StatusCode.InvalidArgument, $"incorrect value for metadata 'ttlInSeconds': {text}"));
-            if (seconds >= 0) ttl = TimeSpan.FromSeconds(seconds);
-        }
-        return new StateWrite(item.Key, value, item.Etag?.Value, Concurrency(item.Options), ttl);
-    }
+    static StateWrite ToWrite(StateItem item, byte[]? value) =>
+        new(item.Key, value, item.Etag?.Value, Concurrency(item.Options), item.Metadata);
 
     static WriteConcurrency Concurrency(StateOptions? options) => options?.Concurrency switch
     {

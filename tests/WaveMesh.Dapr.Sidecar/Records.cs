@@ -3,20 +3,28 @@ using System.Text.Json;
 
 namespace WaveMesh.Dapr.Sidecar;
 
-/// <summary>What one delivery attempt to an app ended with.</summary>
+/// <summary>What one delivery attempt (one HTTP POST to an app) ended with, as daprd classifies the answer
+/// (dapr: pkg/runtime/subscription/postman/http/http.go 86-157).</summary>
 public enum DeliveryStatus
 {
-    /// <summary>2xx with status SUCCESS, an empty status, an empty body or a body that is not a JSON object.</summary>
+    /// <summary>2xx with status SUCCESS, an empty or null status, an empty body or a body daprd cannot decode: acked.</summary>
     Success,
-    /// <summary>2xx with status RETRY or a status daprd does not know (the values are case-sensitive, as in daprd).</summary>
+    /// <summary>2xx with status RETRY or a status daprd does not know (case-sensitive): retried by the inbound policy.</summary>
     Retry,
-    /// <summary>2xx with status DROP, or HTTP 404 (daprd treats a missing route as a drop, not as a retriable error).</summary>
+    /// <summary>
+    /// 2xx with status DROP (dead-lettered when the subscription has a dead-letter topic, then acked), or HTTP 404
+    /// (acked and NOT dead-lettered; daprd only counts it as a drop in its metrics, http.go 140-148).
+    /// </summary>
     Drop,
-    /// <summary>Another non-2xx answer, a timeout or a connection failure: retried.</summary>
+    /// <summary>Another non-2xx answer, a connection failure or an expired <see cref="TestSidecarOptions.AppRequestTimeout"/>: retried.</summary>
     Failed,
 }
 
-/// <summary>One attempt to deliver one message to one replica of one app-id.</summary>
+/// <summary>
+/// One delivery attempt to one replica of one app-id. <paramref name="Attempt"/> counts the attempts of the inbound
+/// retry policy within one broker delivery (it starts again at 1 when the broker redelivers a requeued message);
+/// <paramref name="BrokerDelivery"/> counts how often the broker handed this message to a sidecar of this app-id.
+/// </summary>
 public sealed record DeliveryRecord(
     string PubsubName,
     string Topic,
@@ -28,13 +36,45 @@ public sealed record DeliveryRecord(
     DeliveryStatus Status,
     int? HttpStatusCode,
     string? Error,
+    DateTimeOffset At,
+    int BrokerDelivery = 1);
+
+/// <summary>How a replica's sidecar settled one broker delivery with RabbitMQ.</summary>
+public enum OutcomeKind
+{
+    /// <summary>Acked without a dead-letter publish (SUCCESS, 404, DROP or no matching route without a dead-letter topic, expired event).</summary>
+    Acked,
+    /// <summary>Published to the subscription's dead-letter topic, then acked.</summary>
+    DeadLettered,
+    /// <summary>Nacked with requeue (requeueInFailure: true): back in the queue, where any replica's sidecar may take it.</summary>
+    Requeued,
+    /// <summary>The replica was removed while the message was unacked: the broker put it back in the queue.</summary>
+    ReplicaRemoved,
+}
+
+/// <summary>The end of one broker delivery: what the sidecar told the broker, and why.</summary>
+public sealed record MessageOutcome(
+    string PubsubName,
+    string Topic,
+    string AppId,
+    Uri Replica,
+    string? MessageId,
+    int BrokerDelivery,
+    int Attempts,
+    OutcomeKind Kind,
+    string Reason,
     DateTimeOffset At);
 
-/// <summary>A message as it went onto a topic: published by an app, or dead-lettered by the sidecar.</summary>
+/// <summary>
+/// A message as it went onto a topic: published by an app, or dead-lettered by a sidecar. Only <see cref="Payload"/>
+/// travels to subscribers; <see cref="PublishRequestMetadata"/> is what the publisher handed to the pub/sub component
+/// and never reaches a subscriber (RabbitMQ maps only a few keys to AMQP properties, contrib: pubsub/rabbitmq/rabbitmq.go
+/// 247-263, and daprd's consumer side does not read them back unless publishMessagePropertiesToMetadata is on, 631-633).
+/// </summary>
 public sealed class PublishedMessage
 {
     internal PublishedMessage(string pubsubName, string topic, string? id, string dataContentType, byte[] data, byte[] payload,
-        IReadOnlyDictionary<string, string> metadata, string? originalTopic = null, string? deadLetteredBy = null, string? deadLetterReason = null)
+        IReadOnlyDictionary<string, string> publishRequestMetadata, string? originalTopic = null, string? deadLetteredBy = null, string? deadLetterReason = null)
     {
         PubsubName = pubsubName;
         Topic = topic;
@@ -42,7 +82,7 @@ public sealed class PublishedMessage
         DataContentType = dataContentType;
         Data = data;
         Payload = payload;
-        Metadata = metadata;
+        PublishRequestMetadata = publishRequestMetadata;
         OriginalTopic = originalTopic;
         DeadLetteredBy = deadLetteredBy;
         DeadLetterReason = deadLetterReason;
@@ -60,12 +100,16 @@ public sealed class PublishedMessage
     public byte[] Data { get; }
     /// <summary>The bytes on the broker: the CloudEvent JSON envelope (or the raw data with metadata rawPayload=true).</summary>
     public byte[] Payload { get; }
-    public IReadOnlyDictionary<string, string> Metadata { get; }
+    /// <summary>
+    /// The metadata of the publish request (for a dead-lettered message: the delivery's metadata daprd republishes,
+    /// i.e. pubsubName). An observation of what the publisher asked, not data of the message: subscribers never see it.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> PublishRequestMetadata { get; }
     /// <summary>For a dead-lettered message: the topic it failed on.</summary>
     public string? OriginalTopic { get; }
-    /// <summary>For a dead-lettered message: the app-id that could not (or would not) take it.</summary>
+    /// <summary>For a dead-lettered message: the app-id whose sidecar dead-lettered it.</summary>
     public string? DeadLetteredBy { get; }
-    /// <summary>For a dead-lettered message: why (DROP, retries exhausted, no matching route, ...).</summary>
+    /// <summary>For a dead-lettered message: why (DROP, retries exhausted, no matching route, ...); an observation of the fake, not part of the message.</summary>
     public string? DeadLetterReason { get; }
     public DateTimeOffset At { get; }
 

@@ -219,6 +219,9 @@ sealed record Component(string File, string Name, string Type, IReadOnlyList<str
 
     public static Component? Named(string name) => All.SingleOrDefault(c => c.Name == name);
 
+    /// <summary>Names of every metadata item.</summary>
+    public IEnumerable<string> MetadataNames => (Spec.Seq("metadata")?.Children ?? []).Cast<YamlMappingNode>().Select(m => m.Str("name") ?? "");
+
     /// <summary>The plain value of a metadata item.</summary>
     public string? Metadata(string name) =>
         Spec.Seq("metadata")?.Children.Cast<YamlMappingNode>().SingleOrDefault(m => m.Str("name") == name)?.Str("value");

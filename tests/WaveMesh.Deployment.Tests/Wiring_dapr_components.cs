@@ -27,6 +27,45 @@ public sealed class Wiring_dapr_components
         }
     }
 
+    // The keys each component type reads, from components-contrib v1.16.13 (the version daprd 1.16 pins): RabbitMQ
+    // pubsub/rabbitmq/metadata.go (rabbitmqMetadata, createMetadata) and pubsub/tls.go; Redis
+    // common/component/redis/settings.go and state/redis/redis.go; the local file secret store
+    // secretstores/local/file/filestore.go; plus what daprd reads itself for any component
+    // (pkg/scopes/scopes.go, pkg/components/state/state_config.go keyPrefix, actorStateStore). A component silently
+    // ignores a key it does not read, so a misspelt key (reconnectWait for reconnectWaitSeconds) changes nothing.
+    static readonly Dictionary<string, string[]> KnownKeys = new()
+    {
+        ["pubsub.rabbitmq"] =
+        [
+            "connectionString", "host", "protocol", "hostname", "username", "password", "consumerID", "durable", "enableDeadLetter",
+            "deletedWhenUnused", "autoAck", "requeueInFailure", "deliveryMode", "prefetchCount", "reconnectWaitSeconds", "maxLen",
+            "maxLenBytes", "exchangeKind", "clientName", "heartBeat", "publisherConfirm", "saslExternal", "concurrencyMode",
+            "ttlInSeconds", "ttl", "publishMessagePropertiesToMetadata", "caCert", "clientCert", "clientKey",
+            "subscriptionScopes", "publishingScopes", "allowedTopics", "protectedTopics",
+        ],
+        ["state.redis"] =
+        [
+            "redisHost", "redisPassword", "redisUsername", "sentinelUsername", "sentinelPassword", "redisDB", "redisType",
+            "redisMaxRetries", "maxRetries", "redisMinRetryInterval", "maxRetryBackoff", "redisMaxRetryInterval", "dialTimeout",
+            "readTimeout", "writeTimeout", "poolSize", "minIdleConns", "maxConnAge", "poolTimeout", "idleTimeout", "idleCheckFrequency",
+            "sentinelMasterName", "failover", "enableTLS", "clientCert", "clientKey", "ttlInSeconds", "queryIndexes", "useEntraID",
+            "useAzureAD", "keyPrefix", "actorStateStore",
+        ],
+        ["secretstores.local.file"] = ["secretsFile", "nestedSeparator", "multiValued"],
+    };
+
+    [Fact]
+    public void Every_component_metadata_key_is_one_its_component_reads()
+    {
+        Assert.NotEmpty(Component.All);
+        foreach (var component in Component.All)
+        {
+            Assert.True(KnownKeys.TryGetValue(component.Type, out var known), $"{component.File}: no list of keys for {component.Type}");
+            foreach (var name in component.MetadataNames)
+                Assert.True(known.Contains(name, StringComparer.OrdinalIgnoreCase), $"{component.File}: {component.Type} does not read metadata '{name}'");
+        }
+    }
+
     [Fact]
     public void Every_secret_reference_names_a_secret_store_that_exists_for_the_same_apps()
     {

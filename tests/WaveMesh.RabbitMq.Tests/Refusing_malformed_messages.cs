@@ -47,6 +47,30 @@ public sealed class Refusing_malformed_messages(ITestOutputHelper output) : IAsy
         Assert.Empty(await Servers.GetMessagesAsync($"{queue}_error", 10));   // nothing else went to the error queue
     }
 
+    [Fact]
+    public async Task Refuses_a_job_missing_a_required_field_as_every_transport_does()
+    {
+        deployment.StartWorker<Evaluator.EvaluatorService>("evaluator");
+        var queue = $"{deployment.Prefix}-{StageNames.Evaluate}";
+        // A MassTransit envelope around an EvaluateModel without its required model_digest: the contracts' JSON rules
+        // (ContractJson) refuse it, as the Dapr path does; it must not run with a null digest.
+        var runId = Guid.NewGuid();
+        var envelope = $$$"""
+            {"message_id":"{{{Guid.NewGuid()}}}","message_type":["urn:message:WaveMesh.Contracts:EvaluateModel"],
+             "message":{"data":{"name":"fashion-mnist"},"subject":"teacher","run_id":"{{{runId}}}","id":"{{{Guid.NewGuid()}}}"}}
+            """;
+
+        await Servers.PublishRawAsync(queue, envelope, "application/vnd.masstransit+json");
+
+        var failed = await deployment.Events.WaitForAsync<StageFailed>(f => f.Description == "malformed message", TimeSpan.FromSeconds(30),
+            "StageFailed for the job missing its model digest");
+        Assert.Equal(StageNames.Evaluate, failed.Stage);
+        Assert.Contains("model_digest", failed.Reason);
+        var moved = await WaitForMessagesAsync($"{queue}_error", TimeSpan.FromSeconds(20));
+        Assert.Contains("\"subject\":\"teacher\"", Assert.Single(moved).Payload);
+        Assert.DoesNotContain(deployment.Events.All<TargetEvaluated>(), e => e.RunId == runId);
+    }
+
     static async Task<IReadOnlyList<(string Payload, System.Text.Json.JsonElement Properties)>> WaitForMessagesAsync(string queue, TimeSpan timeout)
     {
         var until = DateTime.UtcNow + timeout;

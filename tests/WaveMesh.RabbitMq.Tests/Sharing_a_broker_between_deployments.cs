@@ -33,10 +33,18 @@ public sealed class Sharing_a_broker_between_deployments : IAsyncLifetime
         await b.PublishAsync(theirs);
         await a.WaitForAsync<StageFailed>(f => f.Id == mine.Id, TimeSpan.FromSeconds(20), "a's own event");
         await b.WaitForAsync<StageFailed>(f => f.Id == theirs.Id, TimeSpan.FromSeconds(20), "b's own event");
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        // Routing happens when a message is published: had b's event been routed into a's queue, it would sit there ahead
+        // of a's marker, published after it (publisher confirms), and a's queue delivers in order. So once each marker
+        // is in, nothing of the other deployment can still arrive.
+        var markerA = mine with { Id = Guid.NewGuid(), Description = "marker" };
+        var markerB = theirs with { Id = Guid.NewGuid(), Description = "marker" };
+        await a.PublishAsync(markerA);
+        await b.PublishAsync(markerB);
+        await a.WaitForAsync<StageFailed>(f => f.Id == markerA.Id, TimeSpan.FromSeconds(20), "a's marker");
+        await b.WaitForAsync<StageFailed>(f => f.Id == markerB.Id, TimeSpan.FromSeconds(20), "b's marker");
 
-        Assert.Equal([mine.Id], a.All<StageFailed>().Select(f => f.Id));
-        Assert.Equal([theirs.Id], b.All<StageFailed>().Select(f => f.Id));
+        Assert.Equal([mine.Id, markerA.Id], a.All<StageFailed>().Select(f => f.Id));
+        Assert.Equal([theirs.Id, markerB.Id], b.All<StageFailed>().Select(f => f.Id));
         // Every exchange and queue the two buses declared carries its deployment's prefix.
         foreach (var prefix in prefixes)
         {

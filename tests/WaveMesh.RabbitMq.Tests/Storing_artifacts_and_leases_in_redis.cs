@@ -178,13 +178,15 @@ public sealed class Storing_artifacts_and_leases_in_redis : IAsyncLifetime
     public async Task An_expired_lease_is_taken_over_with_the_next_attempt_and_the_old_holder_loses_it()
     {
         var clients = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Client()));
-        var first = new KeyValueJobLeases(clients[0].Kv);
-        var second = new KeyValueJobLeases(clients[1].Kv);
+        // One clock both workers read, moved by the test: expiry does not depend on how busy the machine is.
+        var clock = new ManualClock();
+        var first = new KeyValueJobLeases(clients[0].Kv, clock);
+        var second = new KeyValueJobLeases(clients[1].Kv, clock);
 
-        var held = await first.TryClaimAsync("job", "w1", TimeSpan.FromMilliseconds(800));
+        var held = await first.TryClaimAsync("job", "w1", TimeSpan.FromSeconds(30));
         Assert.NotNull(held);
         Assert.Null(await second.TryClaimAsync("job", "w2", TimeSpan.FromSeconds(30)));   // live: refused
-        await Task.Delay(TimeSpan.FromMilliseconds(1200));
+        clock.Advance(TimeSpan.FromSeconds(31));
 
         var taken = await second.TryClaimAsync("job", "w2", TimeSpan.FromSeconds(30));
 
@@ -195,10 +197,18 @@ public sealed class Storing_artifacts_and_leases_in_redis : IAsyncLifetime
         await first.ReleaseAsync(held);                                          // and cannot end w2's lease
         var now = await second.GetAsync("job");
         Assert.Equal(("w2", 2), (now!.Worker, now.Attempt));
-        Assert.True(now.IsLive(DateTime.UtcNow));
+        Assert.True(now.IsLive(clock.GetUtcNow().UtcDateTime));
         Assert.True(await second.RenewAsync(taken, TimeSpan.FromSeconds(30)));
         // Released, the lease keeps its attempt count for whoever claims the job next.
         await second.ReleaseAsync(taken);
         Assert.Equal(3, (await first.TryClaimAsync("job", "w1", TimeSpan.FromSeconds(30)))!.Attempt);
     }
+}
+
+/// <summary>A clock that moves only when the test says so.</summary>
+sealed class ManualClock : TimeProvider
+{
+    DateTimeOffset now = DateTimeOffset.UtcNow;
+    public override DateTimeOffset GetUtcNow() => now;
+    public void Advance(TimeSpan by) => now += by;
 }

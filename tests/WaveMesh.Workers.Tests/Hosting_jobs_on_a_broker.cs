@@ -48,11 +48,11 @@ public sealed class Hosting_jobs_on_a_broker : IDisposable
 
     public void Dispose() => folder.Dispose();
 
-    JobHost Host(IStageUnit unit, IJobLeases leases, int slots = 1, int maxAttempts = 3, string worker = "w1") =>
+    JobHost Host(IStageUnit unit, IJobLeases leases, int slots = 1, int maxAttempts = 3, string worker = "w1", TimeSpan? slotWait = null) =>
         new(new StageRunner(new StageContext { Store = folder.Store(), Datasets = new Datasets(), Worker = worker, WorkDirectory = folder.Path }, [unit]),
             recorder, leases, recorder,
             Options.Create(new WorkerOptions { Slots = slots, MaxAttempts = maxAttempts, RetryDelay = TimeSpan.FromMilliseconds(10),
-                LeaseTtl = TimeSpan.FromSeconds(30), HeartbeatInterval = TimeSpan.FromSeconds(5) }),
+                LeaseTtl = TimeSpan.FromSeconds(30), HeartbeatInterval = TimeSpan.FromSeconds(5), SlotWait = slotWait ?? TimeSpan.FromMinutes(10) }),
             NullLogger<JobHost>.Instance);
 
     static FakeUnit<EvaluateModel> Blocking(TaskCompletionSource gate) =>
@@ -115,17 +115,71 @@ public sealed class Hosting_jobs_on_a_broker : IDisposable
     }
 
     [Fact]
-    public async Task Answers_busy_when_every_slot_is_taken()
+    public async Task Holds_a_delivery_while_every_slot_is_taken_and_starts_it_when_one_frees()
     {
-        var gate = new TaskCompletionSource();
-        await using var host = Host(Blocking(gate), new InMemoryJobLeases(), slots: 1);
+        var first = new TaskCompletionSource();
+        var second = new TaskCompletionSource();
+        var unit = new FakeUnit<EvaluateModel>(StageNames.Evaluate, async (job, context, _) =>
+        {
+            await (job.Subject == "a/wave/final" ? first.Task : second.Task);
+            return new TargetEvaluated(job.Key, job.ModelDigest, job.Subject, 0.5, 1, 10, new StageStats(0, 0, 0, false, context.Worker));
+        });
+        await using var host = Host(unit, new InMemoryJobLeases(), slots: 1);
 
         Assert.Equal(Offer.Accepted, await host.OfferAsync(Fakes.Evaluation("a/wave/final")));
-        Assert.Equal(Offer.Busy, await host.OfferAsync(Fakes.Evaluation("b/wave/final")));
+        var waiting = host.OfferAsync(Fakes.Evaluation("b/wave/final"));
+        // The second delivery is held, not answered, while the only slot runs the first job.
+        Assert.False(await Task.WhenAny(waiting, Task.Delay(200)) == waiting);
+        first.SetResult();
+        Assert.Equal(Offer.Accepted, await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        second.SetResult();
+        await recorder.WaitFor<TargetEvaluated>(e => e.Subject == "b/wave/final");
+        Assert.Equal(2, unit.Runs);
+    }
+
+    [Fact]
+    public async Task Publishes_a_job_again_when_no_slot_frees_within_the_slot_wait()
+    {
+        var gate = new TaskCompletionSource();
+        await using var host = Host(Blocking(gate), new InMemoryJobLeases(), slots: 1, slotWait: TimeSpan.FromMilliseconds(100));
+        var late = Fakes.Evaluation("b/wave/final");
+
+        Assert.Equal(Offer.Accepted, await host.OfferAsync(Fakes.Evaluation("a/wave/final")));
+        Assert.Equal(Offer.HandedBack, await host.OfferAsync(late));
+
+        var again = Assert.Single(recorder.OfType<EvaluateModel>());
+        Assert.Equal(late.Key, again.Key);
+        Assert.NotEqual(late.Id, again.Id);
+        gate.SetResult();
+    }
+
+    [Fact]
+    public async Task Answers_a_job_another_worker_holds_without_waiting_for_a_slot()
+    {
+        var gate = new TaskCompletionSource();
+        var leases = new InMemoryJobLeases();
+        await using var busy = Host(Blocking(gate), leases, slots: 1, worker: "a");
+        var job = Fakes.Evaluation("a/wave/final");
+        Assert.Equal(Offer.Accepted, await busy.OfferAsync(job));
+
+        // Same worker, slot taken, job held by itself: answered at once instead of holding the delivery.
+        Assert.Equal(Offer.AlreadyHandled, await busy.OfferAsync(job with { Id = Guid.NewGuid() }).WaitAsync(TimeSpan.FromSeconds(5)));
         gate.SetResult();
         await recorder.WaitFor<TargetEvaluated>();
-        await Task.Delay(50);
-        Assert.Equal(Offer.Accepted, await host.OfferAsync(Fakes.Evaluation("c/wave/final")));
+    }
+
+    [Fact]
+    public async Task A_stopping_worker_gives_back_a_delivery_that_waits_for_a_slot()
+    {
+        var gate = new TaskCompletionSource();
+        var host = Host(Blocking(gate), new InMemoryJobLeases(), slots: 1);
+        Assert.Equal(Offer.Accepted, await host.OfferAsync(Fakes.Evaluation("a/wave/final")));
+        var waiting = host.OfferAsync(Fakes.Evaluation("b/wave/final"));
+
+        var stopping = host.DisposeAsync().AsTask();
+        Assert.Equal(Offer.Busy, await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        gate.SetResult();
+        await stopping;
     }
 
     [Fact]

@@ -8,6 +8,7 @@ using WaveMesh.Control;
 using WaveMesh.ControlPlane;
 using WaveMesh.Transport.MassTransit;
 using WaveMesh.Transport.Redis;
+using WaveMesh.Workers;
 using Xunit.Abstractions;
 
 namespace WaveMesh.RabbitMq.Tests.Infrastructure;
@@ -61,7 +62,7 @@ public sealed class Deployment : IAsyncDisposable
     public static RabbitMqOptions RabbitOptions(string prefix) => new()
     {
         Host = Servers.RabbitMqHost, Port = Servers.RabbitMqPort, Username = Servers.RabbitMqUser, Password = Servers.RabbitMqPassword,
-        QueuePrefix = prefix, BusyWait = TimeSpan.FromSeconds(1), PublishRetryFor = TimeSpan.FromMinutes(1),
+        QueuePrefix = prefix, PublishRetryFor = TimeSpan.FromMinutes(1),
     };
 
     public static async Task<Deployment> StartAsync(ITestOutputHelper output)
@@ -81,7 +82,7 @@ public sealed class Deployment : IAsyncDisposable
         ["WaveMesh:RabbitMq:Username"] = Servers.RabbitMqUser,
         ["WaveMesh:RabbitMq:Password"] = Servers.RabbitMqPassword,
         ["WaveMesh:RabbitMq:QueuePrefix"] = Prefix,
-        ["WaveMesh:RabbitMq:BusyWait"] = "00:00:01",
+        ["WaveMesh:Worker:SlotWait"] = "00:00:30",
         ["WaveMesh:RabbitMq:PublishRetryFor"] = "00:01:00",
         ["WaveMesh:Redis:Configuration"] = Servers.Redis,
         ["WaveMesh:Redis:KeyPrefix"] = KeyPrefix,
@@ -220,6 +221,10 @@ public sealed class Deployment : IAsyncDisposable
         return new ChunkedArtifactStore(new RedisKeyValueStore(Redis, options), options.ChunkBytes,
             Path.Combine(Folder, "verify-" + Guid.NewGuid().ToString("N")[..8]));
     }
+
+    /// <summary>The job leases the workers share (every claim of a job counts one attempt).</summary>
+    public KeyValueJobLeases Leases() =>
+        new(new RedisKeyValueStore(Redis, new RedisOptions { Configuration = Servers.Redis, KeyPrefix = KeyPrefix }));
 
     /// <summary>Stops one service abruptly for the rest of the deployment (as far as an in-process host can be): its bus and its jobs stop.</summary>
     public static async Task KillAsync(IServiceHost host) => await host.DisposeAsync();
