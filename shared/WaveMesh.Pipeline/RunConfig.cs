@@ -142,9 +142,10 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var distillScales = r.Scales(d, "distill.learning_rate_scale", templates: true);
 
         var s = r.Map(root, "scalers");
-        r.Known(s, "scalers", "steps", "subset", "learning_rate", "learning_rate_scale", "init", "depth", "reference");
+        r.Known(s, "scalers", "steps", "subset", "learning_rate", "learning_rate_scale", "init", "depth", "reference", "augmentation");
         var scalers = new TrainSettings(r.Int(s, "scalers.steps", "steps", 200, min: 1),
-            LearningRate: r.Double(s, "scalers.learning_rate", "learning_rate", 3e-3, min: 1e-9), WeightDecay: 0);
+            LearningRate: r.Double(s, "scalers.learning_rate", "learning_rate", 3e-3, min: 1e-9), WeightDecay: 0,
+            Augmentation: r.Choice(s, "scalers.augmentation", "augmentation", "none", ["none", "crop_flip"]));
         int subset = r.Int(s, "scalers.subset", "subset", 5000, min: 128);
         var scalerInit = r.Enum(s, "scalers.init", "init", ScalerInit.Resized);
         var scalerScales = r.Scales(s, "scalers.learning_rate_scale", templates: false);

@@ -29,6 +29,7 @@ public sealed class ScalerStage : StageUnit<TrainScalers>
         var options = new DistillOptions
         {
             Schedule = EngineMapping.Schedule(job.Training), Temperature = job.Temperature, Seed = job.Seed, Scales = EngineMapping.Scales(job.Scales),
+            Augmentation = EngineMapping.Augmentation(job.Training.Augmentation),
         };
         var (scalers, training) = ScalerTraining.TrainScalers(reference, templates, target, initial, data.Train, data.Normalization,
             context.Device, options, progress, cancellation);

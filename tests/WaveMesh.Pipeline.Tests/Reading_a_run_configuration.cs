@@ -94,7 +94,7 @@ public sealed class Reading_a_run_configuration
         var p = RunConfig.Parse("""
             templates: { carry: { vectors: scalers, pos_embed: shared, cls_token: shared, patch_embed: shared } }
             distill: { augmentation: crop_flip, learning_rate_scale: { scalers: 10, vectors: 2 } }
-            scalers: { depth: nearest, reference: auxiliary, learning_rate_scale: { scalers: 3, embeddings: 0 } }
+            scalers: { depth: nearest, reference: auxiliary, augmentation: crop_flip, learning_rate_scale: { scalers: 3, embeddings: 0 } }
             finetune: { warmup_steps: { wave: 0, weight_selection: 5 } }
             """, null).Pipeline;
 
@@ -103,6 +103,7 @@ public sealed class Reading_a_run_configuration
         Assert.Equal(new LearningRateScales(1, 10, 2, 1), p.DistillScales);
         Assert.Equal(DepthMapping.Nearest, p.ScalerDepth);
         Assert.Equal(ScalerReference.Auxiliary, p.ScalerReference);
+        Assert.Equal("crop_flip", p.Scalers.Augmentation);
         Assert.Equal(new LearningRateScales(1, 3, 1, 0), p.ScalerScales);
         Assert.Equal([0, null, 5], p.Methods.Select(m => m.Training.WarmupSteps));
     }
@@ -116,6 +117,7 @@ public sealed class Reading_a_run_configuration
         Assert.Null(p.ScalerScales);
         Assert.Null(p.ScalerDepth);
         Assert.Null(p.ScalerReference);
+        Assert.Equal("none", p.Scalers.Augmentation);
         Assert.DoesNotContain("carry", ContractJson.Serialize(p.Templates));
         Assert.DoesNotContain("warmup_steps", ContractJson.Serialize(p.Methods[0].Training));
     }
