@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# The evaluator service (WaveMesh.Evaluator): measures the test accuracy of stored models.
-# Build from the repository root (CUDA by default; --build-arg TORCH_BACKEND=cpu for a CPU-only image):
-#   docker build -f services/Evaluator/Dockerfile -t wavemesh/evaluator .
+# One image recipe for the four stage services (distiller, scaler-trainer, finetuner, evaluator); SERVICE names the
+# folder under services/ (Distiller, ScalerTrainer, Finetuner or Evaluator). Build from the repository root (CUDA by
+# default; --build-arg TORCH_BACKEND=cpu for a CPU-only image):
+#   docker build -f services/Worker.Dockerfile --build-arg SERVICE=Finetuner -t wavemesh/finetuner .
 # TORCH_BACKEND picks libtorch's native package (cpu or cuda) and the runtime image: the ASP.NET Core image for cpu,
 # a CUDA runtime image (CUDA_RUNTIME_IMAGE) with the ASP.NET Core runtime copied in for cuda.
 ARG TORCH_BACKEND=cuda
@@ -9,10 +10,13 @@ ARG CUDA_RUNTIME_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 ARG TORCH_BACKEND
+ARG SERVICE
 WORKDIR /src
 COPY . .
+RUN test -n "$SERVICE" && test -f "services/$SERVICE/WaveMesh.$SERVICE.csproj" \
+    || { echo "SERVICE must name a stage service folder (Distiller, ScalerTrainer, Finetuner, Evaluator), got '$SERVICE'" >&2; exit 1; }
 RUN --mount=type=cache,id=wavemesh-nuget,target=/root/.nuget/packages \
-    dotnet publish services/Evaluator/WaveMesh.Evaluator.csproj -c Release -o /app -p:WaveMeshTorchBackend=$TORCH_BACKEND
+    dotnet publish services/${SERVICE}/WaveMesh.${SERVICE}.csproj -c Release -o /app -p:WaveMeshTorchBackend=$TORCH_BACKEND
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS aspnet
 
@@ -36,10 +40,13 @@ COPY --from=aspnet /usr/share/dotnet /usr/share/dotnet
 RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet
 
 FROM runtime-${TORCH_BACKEND}
+ARG SERVICE
+ENV WAVEMESH_SERVICE=${SERVICE}
 WORKDIR /app
 COPY --from=build /app .
 USER $APP_UID
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD curl -fsS http://localhost:8080/alive || exit 1
-ENTRYPOINT ["dotnet", "WaveMesh.Evaluator.dll"]
+# exec: dotnet replaces the shell and receives the container's signals (docker stop shuts the worker down cleanly).
+ENTRYPOINT ["/bin/sh", "-c", "exec dotnet \"WaveMesh.${WAVEMESH_SERVICE}.dll\" \"$@\"", "--"]
