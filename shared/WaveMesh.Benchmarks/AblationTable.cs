@@ -57,7 +57,9 @@ public static class AblationTable
         sb.Append("Written by `./wavemesh bench-table` from `benchmarks/results/ablations/*/` (cells run by `benchmarks/ablate.sh NAME`; ");
         sb.Append("configurations in `benchmarks/ablations/`, each extending `base.yaml` and changing what its row says). ");
         sb.Append("Test accuracy in %, mean over the seeds run (n in brackets when more than one), by stage-3 budget in epochs; ");
-        sb.Append("WAVE's stage-2 steps are paid out of its budget. ws = weight selection.\n\n");
+        sb.Append("WAVE's stage-2 steps are paid out of its budget. ws = weight selection. ");
+        sb.Append("'stage 1 s' is the wall time of that ablation's stage 1 as it ran, often beside other work on the 2-core machine: ");
+        sb.Append("it is not a speed measurement. What the rows say is written up in the README (Benchmark).\n\n");
         var teacher = ablations.Select(a => a.TeacherAccuracy).Where(double.IsFinite).Distinct().ToList();
         if (teacher.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"Teacher accuracy: {string.Join(", ", teacher.Select(P))}%.\n\n");
         string B(double b) => b.ToString("0.##", CultureInfo.InvariantCulture);

@@ -34,7 +34,8 @@ public sealed record DatasetRef(string Name = "fashion-mnist", string? Path = nu
 /// </summary>
 public sealed record TrainSettings(int Steps, int BatchSize = 128, double LearningRate = 1e-3, double WeightDecay = 0.05,
     double WarmupFraction = 0.05, string Augmentation = "none",
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? WarmupSteps = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? WarmupSteps = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Perturb = null);
 
 /// <summary>How a parameter that is not a block matrix reaches a new size.</summary>
 [JsonConverter(typeof(SnakeCaseEnum<Carry>))]

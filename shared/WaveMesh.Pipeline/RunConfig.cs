@@ -156,7 +156,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         if (methods.Count == 0) r.Problem("methods: at least one method is needed");
 
         var f = r.Map(root, "finetune");
-        r.Known(f, "finetune", "epochs", "batch_size", "curve_points", "learning_rate", "warmup_steps", "augmentation");
+        r.Known(f, "finetune", "epochs", "batch_size", "curve_points", "learning_rate", "warmup_steps", "perturb", "augmentation");
         int batch = r.Int(f, "finetune.batch_size", "batch_size", 128, min: 1);
         int stage3Steps = (int)Math.Round(r.Double(f, "finetune.epochs", "epochs", 0.5, min: 0) * TrainCount(dataset) / batch);
         int curvePoints = r.Int(f, "finetune.curve_points", "curve_points", 4, min: 0);
@@ -167,9 +167,13 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         // Warm-up in steps per method; a method not named warms up over 5% of its steps.
         var warmups = r.Map(f, "warmup_steps", "finetune.warmup_steps");
         r.Known(warmups, "finetune.warmup_steps", Methods.All);
+        // Noise added to each weight matrix before stage 3, relative to its RMS, per method (not set: none).
+        var perturbs = r.Map(f, "perturb", "finetune.perturb");
+        r.Known(perturbs, "finetune.perturb", Methods.All);
         var plans = methods.Select(m => new MethodPlan(m, new TrainSettings(stage3Steps, batch,
             r.Double(rates, $"finetune.learning_rate.{m}", m, defaults[m], min: 1e-9), Augmentation: augmentation,
-            WarmupSteps: r.OptionalInt(warmups, $"finetune.warmup_steps.{m}", m, min: 0)))).ToList();
+            WarmupSteps: r.OptionalInt(warmups, $"finetune.warmup_steps.{m}", m, min: 0),
+            Perturb: r.OptionalDouble(perturbs, $"finetune.perturb.{m}", m, min: 0)))).ToList();
 
         var targets = new List<ModelSize>();
         if (root.Children.TryGetValue(new YamlScalarNode("targets"), out var targetsNode))
@@ -282,16 +286,19 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
             return x;
         }
 
-        public double Double(YamlMappingNode map, string path, string key, double fallback, double min)
+        public double Double(YamlMappingNode map, string path, string key, double fallback, double min) =>
+            OptionalDouble(map, path, key, min) ?? fallback;
+
+        public double? OptionalDouble(YamlMappingNode map, string path, string key, double min)
         {
             var v = Scalar(map, key, path, "a number");
-            if (v is null) return fallback;
+            if (v is null) return null;
             if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) || !double.IsFinite(x))
             {
                 Problem($"{path}: expected a number, got '{v}'");
-                return fallback;
+                return null;
             }
-            if (x < min) { Problem($"{path}: must be at least {min}, got {x}"); return fallback; }
+            if (x < min) { Problem($"{path}: must be at least {min}, got {x}"); return null; }
             return x;
         }
 

@@ -34,6 +34,10 @@ public sealed class FinetuneStage : StageUnit<FinetuneTarget>
             ? job.Init.Digest!
             : StageArtifacts.SaveModel(context, model, new Dictionary<string, string> { ["wavemesh.init"] = job.Init.Kind });
 
+        // Noise relative to each matrix's RMS, added after the initialisation was stored (the init digest names the
+        // unperturbed model) and seeded by the job, so a rerun is identical.
+        if (job.Training.Perturb is > 0 and var perturb) Perturbation.Apply(model, perturb, job.Seed);
+
         var data = context.Datasets.Load(job.Data);
         var curve = new List<CurvePoint>();
         var curveSteps = Enumerable.Range(1, Math.Max(0, job.CurvePoints - 1))

@@ -110,3 +110,51 @@ public sealed class Initialising_and_scheduling
         Assert.Equal(expected, Losses.Distillation(logits, t, labels, tau).item<float>(), 4);
     }
 }
+
+public sealed class Perturbing_an_initialised_model
+{
+    [Fact]
+    public void Adds_noise_relative_to_each_matrix_rms_and_leaves_vectors_and_embeddings_alone()
+    {
+        using var scope = NewDisposeScope();
+        var spec = Tiny.Family.WithSize(2, 64, 2);
+        var model = VisionTransformer.Create(spec, seed: 3);
+        var before = model.Weights().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+
+        int perturbed = Perturbation.Apply(model, 0.1, seed: 7);
+
+        var after = model.Weights();
+        Assert.Equal(before.Count(kv => kv.Value.dim() >= 2 && !kv.Key.EndsWith("pos_embed") && !kv.Key.EndsWith("cls_token")), perturbed);
+        foreach (var (name, w) in after)
+        {
+            var change = (w - before[name]).square().mean().sqrt().item<float>();
+            var rms = before[name].square().mean().sqrt().item<float>();
+            if (w.dim() < 2 || name.EndsWith("pos_embed") || name.EndsWith("cls_token"))
+                Assert.True(change == 0, $"{name} changed by {change}");
+            else
+                // The noise's RMS is 0.1 of the matrix's (sampling error of a few percent for these sizes).
+                Assert.InRange(change / rms, 0.08, 0.12);
+        }
+    }
+
+    [Fact]
+    public void The_same_seed_gives_the_same_noise_and_scale_zero_changes_nothing()
+    {
+        using var scope = NewDisposeScope();
+        var spec = Tiny.Family.WithSize(1, 32, 2);
+        var a = VisionTransformer.Create(spec, seed: 1);
+        var b = VisionTransformer.Create(spec, seed: 1);
+        var c = VisionTransformer.Create(spec, seed: 1);
+        Perturbation.Apply(a, 0.2, seed: 5);
+        Perturbation.Apply(b, 0.2, seed: 5);
+        Assert.Equal(0, Perturbation.Apply(c, 0, seed: 5));
+        var (wa, wb, wc) = (a.Weights(), b.Weights(), c.Weights());
+        var fresh = VisionTransformer.Create(spec, seed: 1).Weights();
+        foreach (var name in wa.Keys)
+        {
+            Assert.True(wa[name].allclose(wb[name], 0, 0), $"{name} differs between two runs with one seed");
+            Assert.True(wc[name].allclose(fresh[name], 0, 0), $"{name} changed at scale 0");
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => Perturbation.Apply(a, -1, seed: 5));
+    }
+}

@@ -95,7 +95,7 @@ public sealed class Reading_a_run_configuration
             templates: { carry: { vectors: scalers, pos_embed: shared, cls_token: shared, patch_embed: shared } }
             distill: { augmentation: crop_flip, learning_rate_scale: { scalers: 10, vectors: 2 } }
             scalers: { depth: nearest, reference: auxiliary, augmentation: crop_flip, learning_rate_scale: { scalers: 3, embeddings: 0 } }
-            finetune: { warmup_steps: { wave: 0, weight_selection: 5 } }
+            finetune: { warmup_steps: { wave: 0, weight_selection: 5 }, perturb: { wave: 0.1 } }
             """, null).Pipeline;
 
         Assert.Equal(new CarrySettings(Carry.Scalers, Carry.Shared, Carry.Shared, Carry.Shared, Carry.Templated), p.Templates.Carry);
@@ -106,6 +106,7 @@ public sealed class Reading_a_run_configuration
         Assert.Equal("crop_flip", p.Scalers.Augmentation);
         Assert.Equal(new LearningRateScales(1, 3, 1, 0), p.ScalerScales);
         Assert.Equal([0, null, 5], p.Methods.Select(m => m.Training.WarmupSteps));
+        Assert.Equal([0.1, null, null], p.Methods.Select(m => m.Training.Perturb));
     }
 
     [Fact]
@@ -120,6 +121,7 @@ public sealed class Reading_a_run_configuration
         Assert.Equal("none", p.Scalers.Augmentation);
         Assert.DoesNotContain("carry", ContractJson.Serialize(p.Templates));
         Assert.DoesNotContain("warmup_steps", ContractJson.Serialize(p.Methods[0].Training));
+        Assert.DoesNotContain("perturb", ContractJson.Serialize(p.Methods[0].Training));
     }
 
     [Theory]
