@@ -20,11 +20,13 @@ public static class LedgerApi
             .WithSummary("The jobs an artifact came from (up to its teacher) and the jobs that used it (down to evaluations)");
         api.MapGet("/events", async (HttpContext http, Guid? run, CancellationToken ct) =>
         {
+            // Listening starts before the client hears it is connected: a change made right after is not missed.
+            using var changes = feed.Subscribe();
             http.Response.Headers.ContentType = "text/event-stream";
             http.Response.Headers.CacheControl = "no-cache";
             await http.Response.WriteAsync(": connected\n\n", ct);
             await http.Response.Body.FlushAsync(ct);
-            await foreach (var id in feed.Changes(ct))
+            await foreach (var id in changes.Reader.ReadAllAsync(ct))
             {
                 if (run is { } only && only != id) continue;
                 if (ledger.Json(id) is not { } json) continue;

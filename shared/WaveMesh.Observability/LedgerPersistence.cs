@@ -84,18 +84,25 @@ public sealed class LedgerFeed
         };
     }
 
-    /// <summary>Ids of runs as they change, until <paramref name="cancellation"/>.</summary>
-    public async IAsyncEnumerable<Guid> Changes([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
+    /// <summary>
+    /// Starts listening at once: every change from this call on reaches the subscription's reader, so a caller can
+    /// subscribe, tell its client it is connected, and then read without missing a change made in between.
+    /// </summary>
+    public Subscription Subscribe()
     {
         var channel = Channel.CreateBounded<Guid>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropOldest });
         lock (readers) readers.Add(channel);
-        try
+        return new Subscription(this, channel);
+    }
+
+    /// <summary>One listener's queue of changed run ids (the oldest dropped beyond 256); disposing it stops listening.</summary>
+    public sealed class Subscription(LedgerFeed feed, Channel<Guid> channel) : IDisposable
+    {
+        public ChannelReader<Guid> Reader => channel.Reader;
+
+        public void Dispose()
         {
-            await foreach (var id in channel.Reader.ReadAllAsync(cancellation)) yield return id;
-        }
-        finally
-        {
-            lock (readers) readers.Remove(channel);
+            lock (feed.readers) feed.readers.Remove(channel);
         }
     }
 }
