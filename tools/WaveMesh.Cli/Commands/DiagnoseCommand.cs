@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.CommandLine;
 using WaveMesh.Benchmarks;
 using WaveMesh.Contracts;
@@ -71,7 +72,8 @@ static class DiagnoseCommand
             var data = context.Datasets.Load(p.Data with { Subset = null });
             var results = Diagnosis.Run(subjects, data, device, steps, engine.Seed, progress, ct);
             var markdown = Diagnosis.ToMarkdown(results, $"Diagnosis of {size} (teacher {teacherSize}; {steps} stage-3 steps of a {parse.GetValue(Budget):0.##}-epoch schedule)") +
-                           $"\nWritten by `./wavemesh diagnose --config {parse.GetValue(Config)!.Name} --size {size.Slug} --steps {steps}`.\n";
+                           $"\nWritten by `./wavemesh diagnose --config {Path.GetRelativePath(Environment.CurrentDirectory, parse.GetValue(Config)!.FullName)} " +
+                           string.Create(CultureInfo.InvariantCulture, $"--size {size.Slug} --steps {steps} --budget {parse.GetValue(Budget):0.##}`.\n");
             await File.WriteAllTextAsync(outFile.FullName, markdown, ct);
             Console.WriteLine(markdown);
             Console.WriteLine($"Written to {outFile.FullName}");
