@@ -131,7 +131,7 @@ static class BenchCommand
             new TeacherSummary(teacher, t.Depth, t.Width, t.Heads, teacherSpec.ParameterCount, teacherAccuracy),
             new TemplatesSummary(templates?.TemplatesDigest ?? "", config.Pipeline.Templates.Size, templates?.TemplateParameters ?? 0, a.Depth, a.Width, a.Heads,
                 templates?.AuxAccuracy ?? double.NaN, templates?.Stats.Seconds ?? 0),
-            templates?.Stats.Seconds ?? 0, main, Claims.Evaluate(main, teacherAccuracy, t), throughput?.Peak ?? double.NaN, throughput?.Rows ?? []);
+            templates?.Stats.Seconds ?? 0, main, Claims.Evaluate(main, teacherAccuracy, templates?.AuxAccuracy ?? double.NaN, t), throughput?.Peak ?? double.NaN, throughput?.Rows ?? []);
         BenchmarkReportWriter.Write(report, outDir.FullName);
 
         var swept = stored.Where(c => c.LearningRate != configured(c.Cell.Method)).ToList();
