@@ -96,14 +96,7 @@ internal sealed class RawApp : IAsyncDisposable
     /// <summary>The app answers with <paramref name="answer"/>(request, how many posts it had before it, 0-based).</summary>
     public static async Task<RawApp> StartAsync(string subscriptionsJson, Func<Received, int, Task<IResult>>? answer = null, int subscribeStatus = 200)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            ApplicationName = typeof(RawApp).Assembly.GetName().Name,
-            ContentRootPath = AppContext.BaseDirectory,
-            EnvironmentName = "Production",
-        });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var builder = LoopbackApp.CreateBuilder();
         var web = builder.Build();
         RawApp? self = null;
         int posts = -1;
@@ -159,14 +152,7 @@ internal sealed class SubscriberApp : IAsyncDisposable
         Action<WebApplication>? beforeEndpoints = null,
         bool useCloudEvents = true)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            ApplicationName = typeof(SubscriberApp).Assembly.GetName().Name,
-            ContentRootPath = AppContext.BaseDirectory,
-            EnvironmentName = "Production",
-        });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var builder = LoopbackApp.CreateBuilder();
         configure?.Invoke(builder);
         var app = builder.Build();
         var requests = new ConcurrentQueue<(string Path, string? Token)>();
@@ -187,5 +173,22 @@ internal sealed class SubscriberApp : IAsyncDisposable
     {
         await App.StopAsync();
         await App.DisposeAsync();
+    }
+}
+
+/// <summary>A quiet web app on a free loopback port: the apps these tests put behind the sidecar start from it.</summary>
+internal static class LoopbackApp
+{
+    public static WebApplicationBuilder CreateBuilder()
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ApplicationName = typeof(LoopbackApp).Assembly.GetName().Name,
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = "Production",
+        });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        return builder;
     }
 }
