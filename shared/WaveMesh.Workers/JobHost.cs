@@ -86,6 +86,12 @@ public sealed class JobHost : IAsyncDisposable
         {
             return Offer.Busy;
         }
+        // A slot freed by the stop itself (its job cancelled) is not for a new job: a stopping worker takes none.
+        if (stopping.IsCancellationRequested)
+        {
+            slots.Release();
+            return Offer.Busy;
+        }
         JobLease? lease;
         try
         {
