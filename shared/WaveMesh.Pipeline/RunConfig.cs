@@ -144,7 +144,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var s = r.Map(root, "scalers");
         r.Known(s, "scalers", "steps", "subset", "learning_rate", "learning_rate_scale", "init", "depth", "reference", "augmentation");
         var scalers = new TrainSettings(r.Int(s, "scalers.steps", "steps", 200, min: 1),
-            LearningRate: r.Double(s, "scalers.learning_rate", "learning_rate", 3e-3, min: 1e-9), WeightDecay: 0,
+            LearningRate: r.Double(s, "scalers.learning_rate", "learning_rate", 0.03, min: 1e-9), WeightDecay: 0,
             Augmentation: r.Choice(s, "scalers.augmentation", "augmentation", "none", ["none", "crop_flip"]));
         int subset = r.Int(s, "scalers.subset", "subset", 5000, min: 128);
         var scalerInit = r.Enum(s, "scalers.init", "init", ScalerInit.Resized);
@@ -164,7 +164,10 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var rates = r.Map(f, "learning_rate", "finetune.learning_rate");
         r.Known(rates, "finetune.learning_rate", Methods.All);
         var defaults = new Dictionary<string, double> { [Methods.Wave] = 5e-4, [Methods.Scratch] = 1e-3, [Methods.WeightSelection] = 5e-4 };
-        // Warm-up in steps per method; a method not named warms up over 5% of its steps.
+        // Warm-up in steps per method: initialised models 100 steps by default (benchmarks/results/ablations.md, f3), at
+        // most half of a short budget; any other method not named over 5% of its steps.
+        int initialisedWarmup = Math.Min(100, stage3Steps / 2);
+        var defaultWarmups = new Dictionary<string, int> { [Methods.Wave] = initialisedWarmup, [Methods.WeightSelection] = initialisedWarmup };
         var warmups = r.Map(f, "warmup_steps", "finetune.warmup_steps");
         r.Known(warmups, "finetune.warmup_steps", Methods.All);
         // Noise added to each weight matrix before stage 3, relative to its RMS, per method (not set: none).
@@ -172,7 +175,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         r.Known(perturbs, "finetune.perturb", Methods.All);
         var plans = methods.Select(m => new MethodPlan(m, new TrainSettings(stage3Steps, batch,
             r.Double(rates, $"finetune.learning_rate.{m}", m, defaults[m], min: 1e-9), Augmentation: augmentation,
-            WarmupSteps: r.OptionalInt(warmups, $"finetune.warmup_steps.{m}", m, min: 0),
+            WarmupSteps: r.OptionalInt(warmups, $"finetune.warmup_steps.{m}", m, min: 0) ?? (defaultWarmups.TryGetValue(m, out var w) ? w : null),
             Perturb: r.OptionalDouble(perturbs, $"finetune.perturb.{m}", m, min: 0)))).ToList();
 
         var targets = new List<ModelSize>();

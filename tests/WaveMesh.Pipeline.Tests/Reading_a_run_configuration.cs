@@ -29,14 +29,14 @@ public sealed class Reading_a_run_configuration
         Assert.Equal(new ModelSize(4, 128, 4), p.Auxiliary);
         Assert.Equal(new TrainSettings((int)Math.Round(60_000 / 128.0), 128, 5e-4), p.Distill);
         Assert.Equal(1.0, p.Temperature);
-        Assert.Equal(new TrainSettings(200, LearningRate: 3e-3, WeightDecay: 0), p.Scalers);
+        Assert.Equal(new TrainSettings(200, LearningRate: 0.03, WeightDecay: 0), p.Scalers);
         Assert.Equal(5000, p.ScalerSubset);
         Assert.Equal(ScalerInit.Resized, p.ScalerInit);
         Assert.Equal(Methods.All, p.Methods.Select(m => m.Method));
         var stage3 = (int)Math.Round(0.5 * 60_000 / 128);
-        Assert.Equal(new MethodPlan(Methods.Wave, new TrainSettings(stage3, 128, 5e-4)), p.Methods[0]);
+        Assert.Equal(new MethodPlan(Methods.Wave, new TrainSettings(stage3, 128, 5e-4, WarmupSteps: 100)), p.Methods[0]);
         Assert.Equal(new MethodPlan(Methods.Scratch, new TrainSettings(stage3, 128, 1e-3)), p.Methods[1]);
-        Assert.Equal(new MethodPlan(Methods.WeightSelection, new TrainSettings(stage3, 128, 5e-4)), p.Methods[2]);
+        Assert.Equal(new MethodPlan(Methods.WeightSelection, new TrainSettings(stage3, 128, 5e-4, WarmupSteps: 100)), p.Methods[2]);
         Assert.Equal([new ModelSize(2, 64, 2), new ModelSize(3, 96, 3), new ModelSize(6, 96, 3), new ModelSize(8, 128, 4)], p.Targets);
         Assert.Equal(4, p.CurvePoints);
         Assert.Equal(0, p.Seed);
@@ -82,7 +82,7 @@ public sealed class Reading_a_run_configuration
         Assert.Equal(new TrainSettings(15, LearningRate: 0.01, WeightDecay: 0), p.Scalers);
         Assert.Equal(1000, p.ScalerSubset);
         Assert.Equal(ScalerInit.Random, p.ScalerInit);
-        Assert.Equal([new MethodPlan(Methods.Wave, new TrainSettings(5, 100, 0.0001, Augmentation: "crop_flip")),
+        Assert.Equal([new MethodPlan(Methods.Wave, new TrainSettings(5, 100, 0.0001, Augmentation: "crop_flip", WarmupSteps: 2)),
             new MethodPlan(Methods.Scratch, new TrainSettings(5, 100, 0.003, Augmentation: "crop_flip"))], p.Methods);
         Assert.Equal(2, p.CurvePoints);
         Assert.Equal([new ModelSize(1, 16, 1), new ModelSize(2, 48, 3)], p.Targets);
@@ -120,7 +120,10 @@ public sealed class Reading_a_run_configuration
         Assert.Null(p.ScalerReference);
         Assert.Equal("none", p.Scalers.Augmentation);
         Assert.DoesNotContain("carry", ContractJson.Serialize(p.Templates));
-        Assert.DoesNotContain("warmup_steps", ContractJson.Serialize(p.Methods[0].Training));
+        // Initialised models warm up over 100 steps by default; scratch over 5% of its steps (no key in its job).
+        Assert.Equal([100, null, 100], p.Methods.Select(m => m.Training.WarmupSteps));
+        Assert.DoesNotContain("warmup_steps", ContractJson.Serialize(p.Methods[1].Training));
+        Assert.Equal(0.03, p.Scalers.LearningRate);
         Assert.DoesNotContain("perturb", ContractJson.Serialize(p.Methods[0].Training));
     }
 
