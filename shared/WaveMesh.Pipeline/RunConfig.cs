@@ -164,10 +164,13 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var rates = r.Map(f, "learning_rate", "finetune.learning_rate");
         r.Known(rates, "finetune.learning_rate", Methods.All);
         var defaults = new Dictionary<string, double> { [Methods.Wave] = 5e-4, [Methods.Scratch] = 1e-3, [Methods.WeightSelection] = 5e-4 };
-        // Warm-up in steps per method: initialised models 100 steps by default (benchmarks/results/ablations.md, f3), at
-        // most half of a short budget; any other method not named over 5% of its steps.
+        // Warm-up in steps per method. Without the key, initialised models warm up over 100 steps (ablation f3), at most
+        // half of a short budget; a warmup_steps mapping replaces that default, and a method it does not name warms up
+        // over 5% of its steps (`warmup_steps: {}` gives every method the 5%).
         int initialisedWarmup = Math.Min(100, stage3Steps / 2);
-        var defaultWarmups = new Dictionary<string, int> { [Methods.Wave] = initialisedWarmup, [Methods.WeightSelection] = initialisedWarmup };
+        var defaultWarmups = f.Children.ContainsKey(new YamlScalarNode("warmup_steps"))
+            ? new Dictionary<string, int>()
+            : new Dictionary<string, int> { [Methods.Wave] = initialisedWarmup, [Methods.WeightSelection] = initialisedWarmup };
         var warmups = r.Map(f, "warmup_steps", "finetune.warmup_steps");
         r.Known(warmups, "finetune.warmup_steps", Methods.All);
         // Noise added to each weight matrix before stage 3, relative to its RMS, per method (not set: none).

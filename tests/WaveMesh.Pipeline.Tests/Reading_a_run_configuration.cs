@@ -110,6 +110,19 @@ public sealed class Reading_a_run_configuration
     }
 
     [Fact]
+    public void A_warmup_steps_mapping_replaces_the_default_warm_up_of_initialised_models()
+    {
+        var none = RunConfig.Parse("finetune: { warmup_steps: {} }", null).Pipeline;
+        var one = RunConfig.Parse("finetune: { warmup_steps: { weight_selection: 7 } }", null).Pipeline;
+        var shortRun = RunConfig.Parse("finetune: { epochs: 0.01 }", null).Pipeline;
+
+        Assert.Equal([null, null, null], none.Methods.Select(m => m.Training.WarmupSteps));
+        Assert.Equal([null, null, 7], one.Methods.Select(m => m.Training.WarmupSteps));
+        // 5 stage-3 steps: the default warm-up is at most half of them.
+        Assert.Equal([2, null, 2], shortRun.Methods.Select(m => m.Training.WarmupSteps));
+    }
+
+    [Fact]
     public void Leaves_every_recipe_choice_unset_by_default_so_job_keys_do_not_change()
     {
         var p = RunConfig.Parse("", null).Pipeline;
