@@ -64,7 +64,7 @@ public static class ControlPlaneHosting
         });
         app.UseWaveMeshTransport();
         app.MapEventHandler();
-        app.MapDeadLetterHandler(app.Services.GetRequiredService<ControlService>().HandleDeadLetterAsync);
+        app.MapDeadLetterHandler(control.HandleDeadLetterAsync);
         app.MapOpenApi();
         app.MapLedgerApi(app.Services.GetRequiredService<RunLedger>(), app.Services.GetRequiredService<LedgerFeed>());
         app.MapDashboard();

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -87,14 +86,7 @@ public static class MassTransitTransport
         cfg.MessageTopology.SetEntityNameFormatter(new PrefixEntityNameFormatter(cfg.MessageTopology.EntityNameFormatter, options.ExchangePrefix));
         // The contracts' one set of JSON rules (ContractJson): a message missing a required field, or null where the
         // contract forbids it, is refused here as on every other transport.
-        cfg.ConfigureJsonSerializerOptions(j =>
-        {
-            j.PropertyNamingPolicy = ContractJson.Options.PropertyNamingPolicy;
-            j.NumberHandling = ContractJson.Options.NumberHandling;
-            j.RespectRequiredConstructorParameters = ContractJson.Options.RespectRequiredConstructorParameters;
-            j.RespectNullableAnnotations = ContractJson.Options.RespectNullableAnnotations;
-            return j;
-        });
+        cfg.ConfigureJsonSerializerOptions(ContractJson.ApplyRules);
     }
 
     /// <summary>Resolves the bus on first use: the receive observer is created while the bus itself is being built.</summary>
