@@ -30,8 +30,13 @@ public sealed class Delivering_a_job_twice(ITestOutputHelper output) : IAsyncLif
         // Both copies were delivered and acknowledged (the broker's counters lag by a few seconds)...
         var queue = $"{deployment.Prefix}-{StageNames.Evaluate}";
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while ((await Servers.QueueStatsAsync(queue)).Acknowledged < 2 && DateTime.UtcNow < until) await Task.Delay(500);
+        // (each counter lags on its own: wait for all three, not only the last one)
         var (published, delivered, acknowledged) = await Servers.QueueStatsAsync(queue);
+        while ((published < 2 || delivered < 2 || acknowledged < 2) && DateTime.UtcNow < until)
+        {
+            await Task.Delay(500);
+            (published, delivered, acknowledged) = await Servers.QueueStatsAsync(queue);
+        }
         Assert.True(published >= 2 && delivered >= 2 && acknowledged >= 2, $"evaluate queue: {published} published, {delivered} delivered, {acknowledged} acknowledged");
         // ...and the job was claimed once: the other copy found it claimed or its result recorded (no second execution
         // can follow, since a recorded result is answered from the record).
