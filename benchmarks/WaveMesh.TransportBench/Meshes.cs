@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using WaveMesh.Contracts;
 using WaveMesh.Dapr.Sidecar;
 using WaveMesh.Hosting;
+using WaveMesh.StageHosting;
 using WaveMesh.Messaging;
 using WaveMesh.Pipeline;
 using WaveMesh.Stages;
@@ -17,7 +18,7 @@ using WaveMesh.Workers;
 
 namespace WaveMesh.TransportBench;
 
-/// <summary>One stage worker: a real ASP.NET Core host wired by WaveMesh.Hosting (AddStageWorker, MapStageWorker) around an instant unit.</summary>
+/// <summary>One stage worker: a real ASP.NET Core host wired by WaveMesh.StageHosting (AddStageWorker, MapStageWorker) around an instant unit.</summary>
 public sealed record WorkerApp(string Stage, string AppId, WebApplication App)
 {
     public JobHost JobHost => App.Services.GetRequiredService<JobHost>();
@@ -201,7 +202,7 @@ public sealed class RabbitMqMesh(string root, Servers servers) : BenchMesh("rabb
 }
 
 /// <summary>
-/// Dapr through the fake daprd of the tests (tests/WaveMesh.Dapr.Sidecar): the real Dapr SDK (DaprClient over gRPC,
+/// Dapr through the fake daprd of the tests (tools/WaveMesh.Dapr.Sidecar): the real Dapr SDK (DaprClient over gRPC,
 /// Dapr.AspNetCore subscriptions) in every host, but pub/sub and state are the fake's in-memory ones, in this process.
 /// </summary>
 public sealed class DaprMesh : BenchMesh
@@ -232,7 +233,7 @@ public sealed class DaprMesh : BenchMesh
     }
 
     public override long SlotWaits => Sidecar.Deliveries.Count(d => d.Status == DeliveryStatus.Retry);
-    public override string Describe => $"Dapr SDK against the in-process fake daprd (tests/WaveMesh.Dapr.Sidecar; in-memory pub/sub and state; RETRY redelivered after {Retry.TotalSeconds:0.###} s)";
+    public override string Describe => $"Dapr SDK against the in-process fake daprd (tools/WaveMesh.Dapr.Sidecar; in-memory pub/sub and state; RETRY redelivered after {Retry.TotalSeconds:0.###} s)";
 
     protected override Dictionary<string, string?> Common(string host) => new(Sidecar.ClientConfiguration(AppApiToken))
     {

@@ -1,5 +1,5 @@
-using WaveMesh.Hosting;
 using WaveMesh.ServiceDefaults;
+using WaveMesh.StageHosting;
 using WaveMesh.Stages;
 
 var builder = WebApplication.CreateBuilder(args);

@@ -13,7 +13,7 @@ namespace WaveMesh.Artifacts;
 /// cannot corrupt it and a loser just deletes its chunks. Reads stream chunk by chunk into a local file, checking
 /// every chunk and the whole digest. Only one chunk is ever in memory.
 /// </summary>
-public sealed class ChunkedArtifactStore(IKeyValueStore kv, int chunkBytes, string cacheDirectory) : IArtifactStore
+public sealed class ChunkedArtifactStore(IKeyValueStore kv, int chunkBytes, string cacheDirectory) : IArtifactStore, IRecordStore
 {
     readonly int chunkSize = Math.Min(chunkBytes, kv.MaxValueBytes);
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };

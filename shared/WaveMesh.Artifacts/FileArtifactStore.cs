@@ -12,7 +12,7 @@ namespace WaveMesh.Artifacts;
 /// An artifact exists only while both its object and its info are present; a crash between the two renames therefore
 /// looks like a missing artifact, which the producing stage repairs by storing it again.
 /// </remarks>
-public sealed partial class FileArtifactStore : IArtifactStore
+public sealed partial class FileArtifactStore : IArtifactStore, IRecordStore
 {
     private const int ReadStreamBufferSize = 64 * 1024;
     private const int PlacementAttempts = 3;

@@ -1,7 +1,7 @@
 namespace WaveMesh.Artifacts;
 
-/// <summary>A content-addressed store for artifact files plus small JSON records under string keys.</summary>
-/// <remarks>Transport-neutral on purpose: a local folder today, a Dapr state store or Redis later.</remarks>
+/// <summary>A content-addressed store for artifact files: written once, addressed by the SHA-256 of their bytes, verified when read.</summary>
+/// <remarks>Transport-neutral: a local folder (embedded), or chunks in any key/value store (a Dapr state store, Redis).</remarks>
 public interface IArtifactStore
 {
     /// <summary>
@@ -41,19 +41,4 @@ public interface IArtifactStore
 
     /// <summary>Whether an artifact with this digest is stored (its bytes are not verified here).</summary>
     Task<bool> ExistsAsync(string digest, CancellationToken cancellation = default);
-
-    /// <summary>
-    /// Stores a small JSON record (a job result, a name) unless the key already has one: first write wins.
-    /// Returns false, keeping the existing value, when the key exists.
-    /// </summary>
-    Task<bool> TryAddRecordAsync(string key, string json, CancellationToken cancellation = default);
-
-    /// <summary>Stores a small JSON record, replacing any value the key had.</summary>
-    Task SetRecordAsync(string key, string json, CancellationToken cancellation = default);
-
-    /// <summary>The JSON text stored under the key, exactly as it was given, or null.</summary>
-    Task<string?> GetRecordAsync(string key, CancellationToken cancellation = default);
-
-    /// <summary>Removes the record; returns whether there was one.</summary>
-    Task<bool> DeleteRecordAsync(string key, CancellationToken cancellation = default);
 }

@@ -1,4 +1,4 @@
-namespace WaveMesh.Workers;
+namespace WaveMesh.Artifacts;
 
 /// <summary>Who holds a job, until when, and how many times it has been claimed.</summary>
 public sealed record JobLease(string JobKey, string Worker, DateTime ExpiresAt, int Attempt, string ClaimId)

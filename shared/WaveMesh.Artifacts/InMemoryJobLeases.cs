@@ -1,4 +1,4 @@
-namespace WaveMesh.Workers;
+namespace WaveMesh.Artifacts;
 
 /// <summary>Leases for workers in one process (tests, a single-machine deployment).</summary>
 public sealed class InMemoryJobLeases(TimeProvider? clock = null) : IJobLeases

@@ -1,7 +1,6 @@
 using System.Text.Json;
-using WaveMesh.Artifacts;
 
-namespace WaveMesh.Workers;
+namespace WaveMesh.Artifacts;
 
 /// <summary>Job leases in a shared key/value store; claims, renewals and releases are compare-and-swap on the record's version.</summary>
 public sealed class KeyValueJobLeases(IKeyValueStore kv, TimeProvider? clock = null) : IJobLeases

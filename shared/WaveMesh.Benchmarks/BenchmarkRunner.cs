@@ -3,6 +3,8 @@ using WaveMesh.Contracts;
 using WaveMesh.Pipeline;
 using WaveMesh.Reporting;
 using WaveMesh.Stages;
+using WaveMesh.Workers;
+using WaveMesh.Models;
 
 namespace WaveMesh.Benchmarks;
 
@@ -53,7 +55,7 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
                 log($"teacher {config.Teacher.Size}: {config.Teacher.Training.Steps} steps");
                 teacherDigest = ((TargetFinetuned)await runner.RunAsync(job, progress, ct)).ModelDigest;
             }
-            teacherAccuracy = await EvaluateAsync(teacherDigest, PipelineDefinition.TeacherSubject, ct);
+            teacherAccuracy = await EvaluateAsync(teacherDigest, EvaluationSubject.Teacher, ct);
             log($"teacher test accuracy {teacherAccuracy:P2}");
         }
         return (teacherDigest, teacherAccuracy);
@@ -64,7 +66,7 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
     {
         var (digest, _) = await TeacherAsync(ct);
         using var file = Safetensors.SafetensorsFile.Open(await runner.Context.Store.GetFileAsync(digest, ct));
-        return EngineMapping.Size(Engine.Checkpoints.ModelFile.SpecOf(file, config.Teacher.Heads));
+        return ModelMapping.Size(VitCheckpoint.SpecOf(file, config.Teacher.Heads));
     }
 
     public static bool WeightSelectionApplies(ModelSize teacher, ModelSize target) =>
@@ -121,7 +123,7 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
         var finetuned = (TargetFinetuned)await runner.RunAsync(new FinetuneTarget(p.Family, cell.Size, cell.Method, init, p.Data with { Subset = null },
             plan with { Steps = steps, LearningRate = cell.LearningRate }, cell.Seed), progress, ct);
         seconds += finetuned.Stats.Seconds;
-        double accuracy = await EvaluateAsync(finetuned.ModelDigest, PipelineDefinition.Subject(cell.Size, cell.Method, $"b{cell.Budget}-s{cell.Seed}"), ct);
+        double accuracy = await EvaluateAsync(finetuned.ModelDigest, new EvaluationSubject(cell.Size, cell.Method, $"b{cell.Budget}-s{cell.Seed}").ToString(), ct);
 
         var stored = new StoredCell(new BenchCell(cell.Size.Depth, cell.Size.Width, cell.Size.Heads, finetuned.Parameters, cell.Method, cell.Seed,
             cell.Budget, steps, stage2Steps, accuracy, seconds), cell.LearningRate, false);

@@ -6,6 +6,7 @@ using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using WaveMesh.Models;
 
 namespace WaveMesh.Benchmarks;
 

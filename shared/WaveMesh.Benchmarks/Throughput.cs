@@ -6,6 +6,7 @@ using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
 using WaveMesh.Reporting;
 using static TorchSharp.torch;
+using WaveMesh.Models;
 
 namespace WaveMesh.Benchmarks;
 

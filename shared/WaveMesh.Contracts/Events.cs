@@ -13,17 +13,41 @@ public abstract record IntegrationEvent
 /// <summary>A new teacher version exists: the pipelines that follow it start.</summary>
 public sealed record TeacherChanged(string TeacherDigest, string Name, ModelFamily Family, ModelSize Size) : IntegrationEvent;
 
+/// <summary>
+/// A stage's answer to one job: the job's key, how it was produced (<see cref="StageStats"/>), and the artifacts it
+/// names as outputs, which must all still be stored for the recorded answer to be reused. Adding a result type is
+/// deriving from this record and listing it in <see cref="MessageTypes.Events"/>.
+/// </summary>
+public abstract record StageResult(string JobKey, StageStats Stats) : IntegrationEvent
+{
+    /// <summary>Digests of the artifacts this result produced.</summary>
+    public abstract IReadOnlyList<string> Outputs();
+}
+
 public sealed record TemplatesDistilled(string JobKey, string TeacherDigest, string TemplatesDigest, string AuxScalersDigest,
-    double AuxAccuracy, long TemplateParameters, StageStats Stats) : IntegrationEvent;
+    double AuxAccuracy, long TemplateParameters, StageStats Stats) : StageResult(JobKey, Stats)
+{
+    public override IReadOnlyList<string> Outputs() => [TemplatesDigest, AuxScalersDigest];
+}
 
 public sealed record ScalersTrained(string JobKey, string TemplatesDigest, ModelSize Target, string ScalersDigest, string ModelDigest,
-    long Scalers, StageStats Stats) : IntegrationEvent;
+    long Scalers, StageStats Stats) : StageResult(JobKey, Stats)
+{
+    public override IReadOnlyList<string> Outputs() => [ScalersDigest, ModelDigest];
+}
 
 public sealed record TargetFinetuned(string JobKey, ModelSize Target, string Method, string InitModelDigest, string ModelDigest,
-    long Parameters, IReadOnlyList<CurvePoint> Curve, StageStats Stats) : IntegrationEvent;
+    long Parameters, IReadOnlyList<CurvePoint> Curve, StageStats Stats) : StageResult(JobKey, Stats)
+{
+    public override IReadOnlyList<string> Outputs() => [InitModelDigest, ModelDigest];
+}
 
+/// <summary>Accuracy of a stored model; <see cref="Subject"/> is an <see cref="EvaluationSubject"/> or <see cref="EvaluationSubject.Teacher"/>.</summary>
 public sealed record TargetEvaluated(string JobKey, string ModelDigest, string Subject, double Accuracy, double Loss, int Examples,
-    StageStats Stats) : IntegrationEvent;
+    StageStats Stats) : StageResult(JobKey, Stats)
+{
+    public override IReadOnlyList<string> Outputs() => [];
+}
 
 /// <summary>A job failed for good (after its retries); <see cref="Reason"/> is one line for a person.</summary>
 public sealed record StageFailed(string JobKey, string Stage, string Description, string Reason, int Attempts) : IntegrationEvent;

@@ -18,36 +18,20 @@ public static class MessageTypes
     /// <summary>The key of the job an event reports on (a result, a failure or progress); null for events about no one job.</summary>
     public static string? JobKey(IntegrationEvent e) => e switch
     {
-        TemplatesDistilled t => t.JobKey,
-        ScalersTrained s => s.JobKey,
-        TargetFinetuned f => f.JobKey,
-        TargetEvaluated v => v.JobKey,
+        StageResult r => r.JobKey,
         StageFailed f => f.JobKey,
         StageProgress p => p.JobKey,
         _ => null,
     };
 
     /// <summary>Whether an event is a stage's result (not progress, a failure, a teacher announcement or a run's end).</summary>
-    public static bool IsResult(IntegrationEvent e) => e is TemplatesDistilled or ScalersTrained or TargetFinetuned or TargetEvaluated;
+    public static bool IsResult(IntegrationEvent e) => e is StageResult;
 
     /// <summary>How a result was produced: steps, time, worker, whether it was answered from the record; null for other events.</summary>
-    public static StageStats? Stats(IntegrationEvent e) => e switch
-    {
-        TemplatesDistilled t => t.Stats,
-        ScalersTrained s => s.Stats,
-        TargetFinetuned f => f.Stats,
-        TargetEvaluated v => v.Stats,
-        _ => null,
-    };
+    public static StageStats? Stats(IntegrationEvent e) => (e as StageResult)?.Stats;
 
     /// <summary>Artifact digests an event names as its outputs (what must still exist for a cached result to be reused).</summary>
-    public static IEnumerable<string> Outputs(IntegrationEvent e) => e switch
-    {
-        TemplatesDistilled t => [t.TemplatesDigest, t.AuxScalersDigest],
-        ScalersTrained s => [s.ScalersDigest, s.ModelDigest],
-        TargetFinetuned f => [f.InitModelDigest, f.ModelDigest],
-        _ => [],
-    };
+    public static IEnumerable<string> Outputs(IntegrationEvent e) => (e as StageResult)?.Outputs() ?? [];
 }
 
 /// <summary>A message with its type name, for stores and transports that keep JSON.</summary>

@@ -22,8 +22,16 @@ public sealed record ModelSize(int Depth, int Width, int Heads)
     public string Slug => $"{Depth}x{Width}x{Heads}";
 }
 
-/// <summary>What every size of a family shares: input, patch size, MLP ratio, classes and pooling ("token" or "mean").</summary>
-public sealed record ModelFamily(int ImageSize = 28, int Channels = 1, int PatchSize = 7, int MlpRatio = 4, int Classes = 10, string Pooling = "token");
+/// <summary>What every size of a family shares: input, patch size, MLP ratio, classes and pooling.</summary>
+public sealed record ModelFamily(int ImageSize = 28, int Channels = 1, int PatchSize = 7, int MlpRatio = 4, int Classes = 10, Pooling Pooling = Pooling.Token);
+
+/// <summary>How a ViT turns its tokens into one vector for the head: a class token, or the mean of the patch tokens.</summary>
+[JsonConverter(typeof(SnakeCaseEnum<Pooling>))]
+public enum Pooling { Token, Mean }
+
+/// <summary>What training images go through: nothing, or a random 2-pixel-padded crop and a horizontal flip.</summary>
+[JsonConverter(typeof(SnakeCaseEnum<Augmentation>))]
+public enum Augmentation { None, CropFlip }
 
 /// <summary>A dataset a worker loads locally: its name ("fashion-mnist" or "cifar-10"), an optional folder, and an optional deterministic subset.</summary>
 public sealed record DatasetRef(string Name = "fashion-mnist", string? Path = null, int? Subset = null, long SubsetSeed = 0);
@@ -33,7 +41,7 @@ public sealed record DatasetRef(string Name = "fashion-mnist", string? Path = nu
 /// <see cref="WarmupFraction"/> (0: start at the peak learning rate).
 /// </summary>
 public sealed record TrainSettings(int Steps, int BatchSize = 128, double LearningRate = 1e-3, double WeightDecay = 0.05,
-    double WarmupFraction = 0.05, string Augmentation = "none",
+    double WarmupFraction = 0.05, Augmentation Augmentation = Augmentation.None,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? WarmupSteps = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Perturb = null);
 
@@ -77,15 +85,42 @@ public sealed class SnakeCaseEnum<T>() : JsonStringEnumConverter<T>(JsonNamingPo
     where T : struct, Enum;
 
 /// <summary>Where a model to fine-tune starts: a stored model, a fresh timm initialisation, or weight selection from a teacher.</summary>
-public sealed record InitSource(string Kind, string? Digest = null)
+public sealed record InitSource(InitKind Kind, string? Digest = null)
 {
-    public const string Model = "model";
-    public const string Scratch = "scratch";
-    public const string WeightSelection = "weight_selection";
+    public const InitKind Model = InitKind.Model;
+    public const InitKind Scratch = InitKind.Scratch;
+    public const InitKind WeightSelection = InitKind.WeightSelection;
+
+    /// <summary>The kind as it is written everywhere (snake_case: "weight_selection"); not part of the contract's JSON.</summary>
+    [JsonIgnore]
+    public string KindName => JsonNamingPolicy.SnakeCaseLower.ConvertName(Kind.ToString());
 }
+
+[JsonConverter(typeof(SnakeCaseEnum<InitKind>))]
+public enum InitKind { Model, Scratch, WeightSelection }
 
 /// <summary>Accuracy on a fixed test subset after a number of training steps.</summary>
 public sealed record CurvePoint(int Step, double Accuracy);
 
 /// <summary>What a stage did: steps, wall time, throughput, whether it was answered from the cache, and who ran it.</summary>
 public sealed record StageStats(int Steps, double Seconds, double ExamplesPerSecond, bool Cached, string Worker);
+
+/// <summary>
+/// What an evaluation measures: a target size, a method and a phase ("init", "final", or a benchmark cell's tag),
+/// written <c>6x160x5/wave/init</c> in <see cref="EvaluateModel.Subject"/>; the teacher's evaluation is <see cref="Teacher"/>.
+/// </summary>
+public sealed record EvaluationSubject(ModelSize Target, string Method, string Phase)
+{
+    public const string Teacher = "teacher";
+    public const string Init = "init";
+    public const string Final = "final";
+
+    public override string ToString() => $"{Target.Slug}/{Method}/{Phase}";
+
+    /// <summary>The subject <paramref name="text"/> names, or null for one that is not size/method/phase (the teacher's).</summary>
+    public static EvaluationSubject? TryParse(string text)
+    {
+        var parts = text.Split('/');
+        return parts.Length == 3 && ModelSize.TryParse(parts[0], out var size) ? new EvaluationSubject(size, parts[1], parts[2]) : null;
+    }
+}

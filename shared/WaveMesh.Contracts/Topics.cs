@@ -13,6 +13,10 @@ public static class Topics
 
     public static string Job(string stage) => $"jobs.{stage}";
 
+    /// <summary>The stage whose jobs are of <paramref name="jobType"/> (distill, scalers, finetune or evaluate).</summary>
+    public static string StageOf(Type jobType) => ByType.TryGetValue(jobType, out var topic) ? topic["jobs.".Length..]
+        : throw new ArgumentException($"{jobType.Name} is not a job type", nameof(jobType));
+
     /// <summary>Where messages a subscriber gave up on go.</summary>
     public static string DeadLetter(string topic) => $"{topic}.dead";
 

@@ -12,13 +12,12 @@ using WaveMesh.Hosting;
 using WaveMesh.Messaging;
 using WaveMesh.Observability;
 using WaveMesh.Pipeline;
-using WaveMesh.Stages;
 using WaveMesh.Transport.Dapr;
 using WaveMesh.Workers;
 
 namespace WaveMesh.ControlPlane;
 
-/// <summary>Wiring of the control service: its domain, the REST API, event subscriptions, restore on start and the watchdog loop.</summary>
+/// <summary>Wiring of the control service: the teacher registry, the run store and supervisor, the REST API, event subscriptions, restore on start and the watchdog loop.</summary>
 public static class ControlPlaneHosting
 {
     public static WebApplicationBuilder AddControlPlane(this WebApplicationBuilder builder)
@@ -29,32 +28,37 @@ public static class ControlPlaneHosting
         builder.Services.AddOpenApi();
         builder.Services.AddSingleton<RunLedger>();
         builder.Services.AddSingleton(sp => new LedgerFeed(sp.GetRequiredService<RunLedger>()));
-        builder.Services.AddSingleton(sp => new LedgerPersistence(sp.GetRequiredService<RunLedger>(), sp.GetRequiredService<IArtifactStore>()));
+        builder.Services.AddSingleton(sp => new LedgerPersistence(sp.GetRequiredService<RunLedger>(), sp.GetRequiredService<IRecordStore>()));
         // Everything the control plane publishes is seen by the ledger first (jobs are "queued" from that moment).
         builder.Services.AddSingleton(sp => new ObservedBus(sp.GetRequiredService<IEventBus>(), sp.GetRequiredService<RunLedger>()));
         builder.Services.AddSingleton(sp => new PipelineController(sp.GetRequiredService<ObservedBus>()));
-        builder.Services.AddSingleton(sp => new JobWatchdog(sp.GetRequiredService<IJobLeases>(),
-            new StageRunner(new StageContext { Store = sp.GetRequiredService<IArtifactStore>(), Datasets = new Datasets() }, []),
+        builder.Services.AddSingleton(sp => new ResultRecords(sp.GetRequiredService<IRecordStore>(), sp.GetRequiredService<IArtifactStore>()));
+        builder.Services.AddSingleton(sp => new JobWatchdog(sp.GetRequiredService<IJobLeases>(), sp.GetRequiredService<ResultRecords>(),
             sp.GetRequiredService<ObservedBus>()) { ResultGrace = sp.GetRequiredService<IOptions<ControlOptions>>().Value.ResultGrace });
-        builder.Services.AddSingleton(sp => new ControlService(sp.GetRequiredService<IArtifactStore>(), sp.GetRequiredService<ObservedBus>(),
-            sp.GetRequiredService<PipelineController>(), sp.GetRequiredService<JobWatchdog>(), sp.GetRequiredService<RunLedger>(),
-            sp.GetRequiredService<IOptions<ControlOptions>>(), sp.GetRequiredService<ILogger<ControlService>>()));
-        builder.Services.AddSingleton<IEventHandler>(sp => sp.GetRequiredService<ControlService>());
+        builder.Services.AddSingleton(sp => new TeacherRegistry(sp.GetRequiredService<IArtifactStore>(), sp.GetRequiredService<IRecordStore>(),
+            sp.GetRequiredService<IOptions<ControlOptions>>(), sp.GetRequiredService<ILogger<TeacherRegistry>>()));
+        builder.Services.AddSingleton(sp => new RunStore(sp.GetRequiredService<IRecordStore>()));
+        builder.Services.AddSingleton(sp => new RunSupervisor(sp.GetRequiredService<TeacherRegistry>(), sp.GetRequiredService<RunStore>(),
+            sp.GetRequiredService<ResultRecords>(), sp.GetRequiredService<ObservedBus>(), sp.GetRequiredService<PipelineController>(),
+            sp.GetRequiredService<JobWatchdog>(), sp.GetRequiredService<RunLedger>(), sp.GetRequiredService<IOptions<ControlOptions>>(),
+            sp.GetRequiredService<ILogger<RunSupervisor>>()));
+        builder.Services.AddSingleton<IEventHandler>(sp => sp.GetRequiredService<RunSupervisor>());
         builder.Services.AddHostedService<ControlLoop>();
         return builder;
     }
 
     public static WebApplication MapControlPlane(this WebApplication app)
     {
-        var control = app.Services.GetRequiredService<ControlService>();
+        var registry = app.Services.GetRequiredService<TeacherRegistry>();
+        var supervisor = app.Services.GetRequiredService<RunSupervisor>();
         // Until the ledger is loaded and runs are restored, the API would answer from an empty ledger (a 404 for a run
         // that exists): say "starting" instead.
         app.Use(async (http, next) =>
         {
-            if (!control.IsReady && http.Request.Path.StartsWithSegments("/api"))
+            if (!supervisor.IsReady && http.Request.Path.StartsWithSegments("/api"))
             {
                 http.Response.Headers.RetryAfter = "1";
-                var detail = control.StartupProblem is { } problem
+                var detail = supervisor.StartupProblem is { } problem
                     ? $"the control service is starting and cannot load its run ledger yet: {problem}"
                     : "the control service is starting: its run ledger is being loaded";
                 await Results.Problem(detail, statusCode: StatusCodes.Status503ServiceUnavailable).ExecuteAsync(http);
@@ -64,7 +68,7 @@ public static class ControlPlaneHosting
         });
         app.UseWaveMeshTransport();
         app.MapEventHandler();
-        app.MapDeadLetterHandler(control.HandleDeadLetterAsync);
+        app.MapDeadLetterHandler(supervisor.HandleDeadLetterAsync);
         app.MapOpenApi();
         app.MapLedgerApi(app.Services.GetRequiredService<RunLedger>(), app.Services.GetRequiredService<LedgerFeed>());
         app.MapDashboard();
@@ -86,27 +90,28 @@ public static class ControlPlaneHosting
         {
             var limit = app.Services.GetRequiredService<IOptions<ControlOptions>>().Value.MaxUploadBytes;
             if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = limit;
-            var result = await control.UploadTeacherAsync(name, http.Request.Body, http.Request.ContentLength,
-                http.Request.Headers["X-Content-SHA256"].FirstOrDefault(), heads, ct);
+            var result = await supervisor.StartRunsAsync(await registry.UploadAsync(name, http.Request.Body, http.Request.ContentLength,
+                http.Request.Headers["X-Content-SHA256"].FirstOrDefault(), heads, ct), ct);
             return result.Changed ? Results.Created($"/api/teachers/{name}", result) : Results.Ok(result);
         }).WithSummary("Upload a teacher checkpoint (safetensors, timm names) as the next version of a named teacher");
 
         write.MapPost("/teachers/{name}/versions", async (string name, TeacherArtifact body, CancellationToken ct) =>
         {
-            var result = await control.RegisterTeacherAsync(name, body.Digest, body.Heads, ct);
+            var result = await supervisor.StartRunsAsync(await registry.RegisterAsync(name, body.Digest, body.Heads, ct), ct);
             return result.Changed ? Results.Created($"/api/teachers/{name}", result) : Results.Ok(result);
         }).WithSummary("Register an artifact already in the store as the next version of a teacher");
 
         write.MapPut("/pipelines/{name}", async (string name, PipelineBody body, CancellationToken ct) =>
         {
-            var (pipeline, run) = await control.PutPipelineAsync(name, body.Teacher, body.Config, ct);
+            var pipeline = await registry.PutPipelineAsync(name, body.Teacher, body.Config, ct);
+            var run = await supervisor.StartRunAsync(pipeline, ct);
             return Results.Ok(new { pipeline, run });
         }).WithSummary("Create or change a pipeline (which teacher it follows and its run configuration in YAML)");
 
-        api.MapGet("/teachers", async (CancellationToken ct) => Results.Ok(await control.TeachersAsync(ct)));
+        api.MapGet("/teachers", async (CancellationToken ct) => Results.Ok(await registry.TeachersAsync(ct)));
         api.MapGet("/teachers/{name}", async (string name, CancellationToken ct) =>
-            await control.TeacherAsync(name, ct) is { } t ? Results.Ok(t) : Results.NotFound());
-        api.MapGet("/pipelines", async (CancellationToken ct) => Results.Ok(await control.PipelinesAsync(ct)));
+            await registry.TeacherAsync(name, ct) is { } t ? Results.Ok(t) : Results.NotFound());
+        api.MapGet("/pipelines", async (CancellationToken ct) => Results.Ok(await registry.PipelinesAsync(ct)));
         return app;
     }
 
@@ -121,17 +126,17 @@ public static class ControlPlaneHosting
     /// unfinished run, retrying each step until it succeeds; only then are events handled. Then looks for stalled jobs
     /// at the configured interval.
     /// </summary>
-    sealed class ControlLoop(ControlService control, LedgerPersistence ledger, IOptions<ControlOptions> options, ILogger<ControlLoop> log) : BackgroundService
+    sealed class ControlLoop(RunSupervisor supervisor, LedgerPersistence ledger, IOptions<ControlOptions> options, ILogger<ControlLoop> log) : BackgroundService
     {
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
             await UntilDone("loading the run ledger", ledger.LoadAsync, stoppingToken);
-            await UntilDone("restoring unfinished runs", control.RestoreAsync, stoppingToken);
-            control.MarkReady();
+            await UntilDone("restoring unfinished runs", supervisor.RestoreAsync, stoppingToken);
+            supervisor.MarkReady();
             using var timer = new PeriodicTimer(options.Value.WatchdogInterval);
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                try { await control.WatchOnceAsync(stoppingToken); }
+                try { await supervisor.WatchOnceAsync(stoppingToken); }
                 catch (Exception e) when (e is not OperationCanceledException) { log.LogWarning(e, "watchdog pass failed"); }
             }
         }
@@ -144,14 +149,14 @@ public static class ControlPlaneHosting
                 try
                 {
                     await step(ct);
-                    control.StartupProblem = null;
+                    supervisor.StartupProblem = null;
                     if (attempt > 1) log.LogInformation("{What}: done after {Attempts} attempts", what, attempt);
                     return;
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
                     var reason = e.GetBaseException().Message.ReplaceLineEndings(" ");
-                    control.StartupProblem = $"{what} failed (attempt {attempt}): {reason}";
+                    supervisor.StartupProblem = $"{what} failed (attempt {attempt}): {reason}";
                     log.LogWarning("{What} failed (attempt {Attempt}), trying again in {Delay}: {Reason}", what, attempt, delay, reason);
                     await Task.Delay(delay, ct);
                     delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));

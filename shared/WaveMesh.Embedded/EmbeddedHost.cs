@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
@@ -5,27 +8,43 @@ using WaveMesh.Messaging;
 using WaveMesh.Observability;
 using WaveMesh.Pipeline;
 using WaveMesh.Stages;
+using WaveMesh.Workers;
+using WaveMesh.Models;
 
 namespace WaveMesh.Embedded;
 
 /// <summary>
-/// The embedded mode: the same stage units and pipeline controller the services host, wired in one process over an
-/// in-process bus and a file-system artifact store. One job runs at a time (one device).
+/// The embedded mode: the same stage units, job host and pipeline controller the services run, wired in one process
+/// over an in-process bus, in-memory leases and a file-system artifact store. Jobs go through <see cref="JobHost"/> as
+/// on a broker (claimed once, retried, failed for good into <see cref="DeadLetters"/>); one runs at a time (one device).
 /// </summary>
 public sealed class EmbeddedHost : IAsyncDisposable
 {
+    /// <summary>How the embedded worker takes jobs: one at a time, a failed job tried once more a second later.</summary>
+    public static WorkerOptions DefaultWorker() => new()
+    {
+        Slots = 1,
+        MaxAttempts = 2,
+        RetryDelay = TimeSpan.FromSeconds(1),
+        SlotWait = TimeSpan.FromDays(1),   // jobs wait their turn in order; nothing else could take them
+    };
+
     readonly InProcessBus bus = new();
-    readonly StageWorker worker;
+    readonly JobHost jobs;
+    readonly DeadLetterList deadLetters = new();
     readonly PipelineController controller;
     readonly CancellationTokenSource stopping = new();
     readonly Dictionary<Guid, TaskCompletionSource<RunCompleted>> waiting = [];
 
-    public EmbeddedHost(StageContext context)
+    /// <param name="stages">The stage units (default: all four); tests pass their own.</param>
+    /// <param name="worker">Slots, attempts and delays of the job host (default: <see cref="DefaultWorker"/>).</param>
+    public EmbeddedHost(StageContext context, IEnumerable<IStageUnit>? stages = null, WorkerOptions? worker = null, ILogger<JobHost>? log = null)
     {
-        Runner = new StageRunner(context, StageRunner.AllStages());
-        worker = new StageWorker(Runner, bus);
+        Runner = new StageRunner(context, stages ?? StageRunner.AllStages());
+        jobs = new JobHost(Runner, bus, new InMemoryJobLeases(), deadLetters, Options.Create(worker ?? DefaultWorker()),
+            log ?? NullLogger<JobHost>.Instance);
         controller = new PipelineController(bus);
-        bus.Subscribe<StageJob>((job, _) => worker.HandleAsync(job, stopping.Token));
+        bus.Subscribe<StageJob>(async (job, _) => await jobs.OfferAsync(job, stopping.Token));
         bus.Subscribe<IntegrationEvent>((e, ct) => controller.HandleAsync(e, ct));
         bus.Subscribe<RunCompleted>((e, _) =>
         {
@@ -48,6 +67,9 @@ public sealed class EmbeddedHost : IAsyncDisposable
     public StageRunner Runner { get; }
     public IArtifactStore Store => Runner.Context.Store;
 
+    /// <summary>Jobs that failed on every attempt, with the reason (each also ended its run with a StageFailed event).</summary>
+    public IReadOnlyList<(StageJob Job, string Reason)> DeadLetters => deadLetters.Snapshot();
+
     /// <summary>Where observers (progress display, ledger) subscribe to every event.</summary>
     public ISubscriber Events => bus;
 
@@ -64,7 +86,7 @@ public sealed class EmbeddedHost : IAsyncDisposable
         {
             if (!File.Exists(file)) throw new FileNotFoundException($"teacher checkpoint not found: {file}", file);
             VitSpecCheck(file, plan.Heads, pipeline.Family, out var size, out var family);
-            var info = await Store.PutFileAsync(file, "vit", new Dictionary<string, string> { ["wavemesh.source"] = Path.GetFileName(file) }, cancellation);
+            var info = await Store.PutFileAsync(file, "vit", new Dictionary<string, string> { [MetadataKeys.Source] = Path.GetFileName(file) }, cancellation);
             return new TeacherChanged(info.Digest, Path.GetFileName(file), family, size) { RunId = runId };
         }
         var job = new FinetuneTarget(pipeline.Family, plan.Size, Methods.Teacher, new InitSource(InitSource.Scratch),
@@ -80,7 +102,12 @@ public sealed class EmbeddedHost : IAsyncDisposable
     {
         var done = new TaskCompletionSource<RunCompleted>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (waiting) waiting[teacher.RunId] = done;
-        await using var cancel = cancellation.Register(() => { stopping.Cancel(); done.TrySetCanceled(cancellation); });
+        await using var cancel = cancellation.Register(() =>
+        {
+            stopping.Cancel();
+            _ = jobs.DisposeAsync().AsTask();   // cancels the running job
+            done.TrySetCanceled(cancellation);
+        });
         Ledger.StartRun(teacher.RunId, definition.Name, teacher.Name, teacher.TeacherDigest, DateTime.UtcNow);
         await bus.PublishAsync(teacher, cancellation);
         var run = await controller.StartAsync(definition, teacher, cancellation);
@@ -91,9 +118,9 @@ public sealed class EmbeddedHost : IAsyncDisposable
     static void VitSpecCheck(string file, int? heads, ModelFamily expected, out ModelSize size, out ModelFamily family)
     {
         using var f = Safetensors.SafetensorsFile.Open(file);
-        var spec = ModelFile.SpecOf(f, heads);
-        size = EngineMapping.Size(spec);
-        family = EngineMapping.Family(spec);
+        var spec = VitCheckpoint.SpecOf(f, heads);
+        size = ModelMapping.Size(spec);
+        family = ModelMapping.Family(spec);
         if (spec.ImageSize != expected.ImageSize || spec.Channels != expected.Channels || spec.Classes != expected.Classes)
             throw new CheckpointMismatchException($"teacher {file} takes {spec.ImageSize}x{spec.ImageSize}x{spec.Channels} images and has {spec.Classes} classes; " +
                 $"the data has {expected.ImageSize}x{expected.ImageSize}x{expected.Channels} and {expected.Classes}");
@@ -102,7 +129,21 @@ public sealed class EmbeddedHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await stopping.CancelAsync();
+        await jobs.DisposeAsync();
         await bus.DisposeAsync();
         stopping.Dispose();
+    }
+
+    sealed class DeadLetterList : IDeadLetters
+    {
+        readonly List<(StageJob, string)> jobs = [];
+
+        public Task SendAsync(StageJob job, string reason, CancellationToken cancellation = default)
+        {
+            lock (jobs) jobs.Add((job, reason));
+            return Task.CompletedTask;
+        }
+
+        public IReadOnlyList<(StageJob Job, string Reason)> Snapshot() { lock (jobs) return [.. jobs]; }
     }
 }

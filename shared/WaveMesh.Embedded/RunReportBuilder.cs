@@ -2,6 +2,7 @@ using WaveMesh.Contracts;
 using WaveMesh.Pipeline;
 using WaveMesh.Reporting;
 using WaveMesh.Stages;
+using WaveMesh.Models;
 
 namespace WaveMesh.Embedded;
 
@@ -11,7 +12,7 @@ public static class RunReportBuilder
     public static RunReport Build(RunState state, DateTime startedAt, double seconds, string configDescription)
     {
         var teacher = state.Teacher;
-        var teacherSpec = EngineMapping.Spec(teacher.Family, teacher.Size);
+        var teacherSpec = ModelMapping.Spec(teacher.Family, teacher.Size);
         var templates = state.Templates;
         var d = state.Definition;
         var targets = state.Branches

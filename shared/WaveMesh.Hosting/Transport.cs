@@ -48,7 +48,8 @@ public static class Transport
         if (Selected(configuration) == Dapr) services.AddDaprTransport(configuration);
         else
         {
-            services.AddMassTransitTransport(configuration, stages, consumeEvents);
+            int slots = configuration.GetSection(WorkerOptions.Section).GetValue<int?>(nameof(WorkerOptions.Slots)) ?? 1;
+            services.AddMassTransitTransport(configuration, stages, consumeEvents, slots);
             if (Store(configuration) == Dapr) services.AddDaprState(configuration);
             else AddRedisState(services, configuration);
         }
@@ -66,7 +67,9 @@ public static class Transport
             return ConnectionMultiplexer.Connect(c);
         });
         services.AddSingleton<IKeyValueStore>(sp => new RedisKeyValueStore(sp.GetRequiredService<IConnectionMultiplexer>(), options));
-        services.AddSingleton<IArtifactStore>(sp => new ChunkedArtifactStore(sp.GetRequiredService<IKeyValueStore>(), options.ChunkBytes, cacheDirectory));
+        services.AddSingleton(sp => new ChunkedArtifactStore(sp.GetRequiredService<IKeyValueStore>(), options.ChunkBytes, cacheDirectory));
+        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<ChunkedArtifactStore>());
+        services.AddSingleton<IRecordStore>(sp => sp.GetRequiredService<ChunkedArtifactStore>());
         services.AddSingleton<IJobLeases>(sp => new KeyValueJobLeases(sp.GetRequiredService<IKeyValueStore>()));
     }
 
@@ -99,10 +102,10 @@ public static class Transport
         return app;
     }
 
-    /// <summary>Where a worker's jobs arrive: Dapr subscriptions, or (RabbitMQ) the consumers already registered.</summary>
+    /// <summary>Where a worker's jobs arrive (at its <see cref="IJobOffer"/>): Dapr subscriptions, or (RabbitMQ) the consumers already registered.</summary>
     public static WebApplication MapJobHost(this WebApplication app)
     {
-        if (Selected(app.Configuration) == Dapr) app.MapDaprJobSubscriptions(app.Services.GetRequiredService<JobHost>());
+        if (Selected(app.Configuration) == Dapr) app.MapDaprJobSubscriptions(app.Services.GetRequiredService<IJobOffer>());
         return app;
     }
 }

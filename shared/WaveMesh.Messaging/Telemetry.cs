@@ -10,6 +10,16 @@ public static class Telemetry
     public static readonly ActivitySource Source = new(Name);
     public static readonly Meter Meter = new(Name);
 
+    /// <summary>Attribute names of WaveMesh's spans.</summary>
+    public static class Tags
+    {
+        public const string Job = "wavemesh.job";
+        public const string JobKey = "wavemesh.job_key";
+        public const string RunId = "wavemesh.run_id";
+        public const string Worker = "wavemesh.worker";
+        public const string Attempt = "wavemesh.attempt";
+    }
+
     public static readonly Histogram<double> StageDuration = Meter.CreateHistogram<double>("wavemesh.stage.duration", "s", "Wall time of a stage job");
     public static readonly UpDownCounter<int> JobsInFlight = Meter.CreateUpDownCounter<int>("wavemesh.jobs.in_flight", "{job}", "Jobs running on this worker");
     public static readonly Histogram<double> QueueLag = Meter.CreateHistogram<double>("wavemesh.queue.lag", "s", "From a job being asked for to a worker starting it");

@@ -1,6 +1,4 @@
-using static TorchSharp.torch;
-
-namespace WaveMesh.Engine.Checkpoints;
+namespace WaveMesh.Models;
 
 /// <summary>Checks a set of named tensors against the names and shapes a model or artifact expects.</summary>
 public static class TensorLayout
@@ -24,9 +22,6 @@ public static class TensorLayout
             throw new CheckpointMismatchException($"{what}: " + string.Join("; ", problems.Take(8))
                 + (problems.Count > 8 ? $"; and {problems.Count - 8} more" : ""));
     }
-
-    public static void Check(string what, IEnumerable<KeyValuePair<string, long[]>> expected, IReadOnlyDictionary<string, Tensor> actual) =>
-        Check(what, expected, actual.ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal));
 }
 
 /// <summary>Tensors whose names or shapes do not fit the model or artifact they are loaded into.</summary>

@@ -1,6 +1,4 @@
-using WaveMesh.Engine.Checkpoints;
-
-namespace WaveMesh.Engine.Vit;
+namespace WaveMesh.Models;
 
 /// <summary>One named parameter of a ViT and its shape (timm names, PyTorch layout).</summary>
 public sealed record VitTensor(string Name, long[] Shape);

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace WaveMesh.Engine.Vit;
+namespace WaveMesh.Models;
 
 /// <summary>How a ViT turns its tokens into one vector for the head (timm's global_pool).</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<Pooling>))]

@@ -11,7 +11,7 @@ namespace WaveMesh.Observability;
 public sealed class LedgerPersistence : IAsyncDisposable
 {
     readonly RunLedger ledger;
-    readonly IArtifactStore store;
+    readonly IRecordStore store;
     readonly TimeSpan progressInterval;
     readonly Channel<(Guid Run, bool ProgressOnly)> changes = Channel.CreateUnbounded<(Guid, bool)>();
     readonly Dictionary<Guid, DateTime> lastWrite = [];
@@ -21,7 +21,7 @@ public sealed class LedgerPersistence : IAsyncDisposable
     const string Index = "ledger/runs";
     static string Key(Guid run) => $"ledger/run/{run}";
 
-    public LedgerPersistence(RunLedger ledger, IArtifactStore store, TimeSpan? progressInterval = null)
+    public LedgerPersistence(RunLedger ledger, IRecordStore store, TimeSpan? progressInterval = null)
     {
         this.ledger = ledger;
         this.store = store;

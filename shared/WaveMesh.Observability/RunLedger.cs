@@ -158,8 +158,7 @@ public sealed class RunLedger
                 entry.Target = f.Target.ToString(); entry.Method = f.Method; break;
             case EvaluateModel v:
                 entry.Inputs["model"] = v.ModelDigest;
-                var parts = v.Subject.Split('/');
-                if (parts.Length == 3 && ModelSize.TryParse(parts[0], out var size)) { entry.Target = size.ToString(); entry.Method = parts[1]; entry.Phase = parts[2]; }
+                if (EvaluationSubject.TryParse(v.Subject) is { } subject) { entry.Target = subject.Target.ToString(); entry.Method = subject.Method; entry.Phase = subject.Phase; }
                 else entry.Phase = v.Subject;
                 break;
         }
@@ -251,8 +250,7 @@ public sealed class RunLedger
         };
         if (e is TargetEvaluated ev)
         {
-            var parts = ev.Subject.Split('/');
-            if (parts.Length == 3 && ModelSize.TryParse(parts[0], out var size)) { entry.Target ??= size.ToString(); entry.Method ??= parts[1]; entry.Phase ??= parts[2]; }
+            if (EvaluationSubject.TryParse(ev.Subject) is { } subject) { entry.Target ??= subject.Target.ToString(); entry.Method ??= subject.Method; entry.Phase ??= subject.Phase; }
             else entry.Phase ??= ev.Subject;
             entry.Inputs.TryAdd("model", ev.ModelDigest);
         }

@@ -56,8 +56,4 @@ public sealed record PipelineDefinition
             Scales = ScalerScales, Reference = ScalerReference, Depth = ScalerDepth,
         };
 
-    /// <summary>Subject tag of an evaluation: which target, method and phase ("init" or "final") it measures.</summary>
-    public static string Subject(ModelSize target, string method, string phase) => $"{target.Slug}/{method}/{phase}";
-
-    public const string TeacherSubject = "teacher";
 }

@@ -109,7 +109,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         r.Known(familyNode, "family", "patch_size", "mlp_ratio", "pooling");
         var family = new ModelFamily(imageSize, channels, r.Int(familyNode, "family.patch_size", "patch_size", 7, min: 1),
             r.Int(familyNode, "family.mlp_ratio", "mlp_ratio", 4, min: 1), classes,
-            r.Choice(familyNode, "family.pooling", "pooling", "token", ["token", "mean"]));
+            r.Enum(familyNode, "family.pooling", "pooling", Pooling.Token));
         if (imageSize % family.PatchSize != 0) r.Problem($"family.patch_size: {family.PatchSize} does not divide the image size {imageSize}");
 
         var t = r.Map(root, "templates");
@@ -128,7 +128,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var teacher = new TeacherPlan(r.String(teacherNode, "teacher.file", "file", null), r.OptionalInt(teacherNode, "teacher.heads", "heads"), teacherSize,
             new TrainSettings((int)Math.Round(r.Double(teacherNode, "teacher.epochs", "epochs", 3, min: 0.01) * stepsPerEpoch),
                 LearningRate: r.Double(teacherNode, "teacher.learning_rate", "learning_rate", 1e-3, min: 1e-9),
-                Augmentation: r.Choice(teacherNode, "teacher.augmentation", "augmentation", "none", ["none", "crop_flip"])), seed);
+                Augmentation: r.Enum(teacherNode, "teacher.augmentation", "augmentation", Augmentation.None)), seed);
 
         var auxiliary = r.Size(root, "auxiliary", "auxiliary", new ModelSize(4, 128, 4), templates.Size);
 
@@ -137,7 +137,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         int distillBatch = r.Int(d, "distill.batch_size", "batch_size", 128, min: 1);
         var distill = new TrainSettings((int)Math.Round(r.Double(d, "distill.epochs", "epochs", 1, min: 0.001) * TrainCount(dataset) / distillBatch),
             distillBatch, r.Double(d, "distill.learning_rate", "learning_rate", 5e-4, min: 1e-9),
-            Augmentation: r.Choice(d, "distill.augmentation", "augmentation", "none", ["none", "crop_flip"]));
+            Augmentation: r.Enum(d, "distill.augmentation", "augmentation", Augmentation.None));
         double temperature = r.Double(d, "distill.temperature", "temperature", 1.0, min: 0.01);
         var distillScales = r.Scales(d, "distill.learning_rate_scale", templates: true);
 
@@ -145,7 +145,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         r.Known(s, "scalers", "steps", "subset", "learning_rate", "learning_rate_scale", "init", "depth", "reference", "augmentation");
         var scalers = new TrainSettings(r.Int(s, "scalers.steps", "steps", 200, min: 1),
             LearningRate: r.Double(s, "scalers.learning_rate", "learning_rate", 0.03, min: 1e-9), WeightDecay: 0,
-            Augmentation: r.Choice(s, "scalers.augmentation", "augmentation", "none", ["none", "crop_flip"]));
+            Augmentation: r.Enum(s, "scalers.augmentation", "augmentation", Augmentation.None));
         int subset = r.Int(s, "scalers.subset", "subset", 5000, min: 128);
         var scalerInit = r.Enum(s, "scalers.init", "init", ScalerInit.Resized);
         var scalerScales = r.Scales(s, "scalers.learning_rate_scale", templates: false);
@@ -160,7 +160,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         int batch = r.Int(f, "finetune.batch_size", "batch_size", 128, min: 1);
         int stage3Steps = (int)Math.Round(r.Double(f, "finetune.epochs", "epochs", 0.5, min: 0) * TrainCount(dataset) / batch);
         int curvePoints = r.Int(f, "finetune.curve_points", "curve_points", 4, min: 0);
-        string augmentation = r.Choice(f, "finetune.augmentation", "augmentation", "none", ["none", "crop_flip"]);
+        var augmentation = r.Enum(f, "finetune.augmentation", "augmentation", Augmentation.None);
         var rates = r.Map(f, "learning_rate", "finetune.learning_rate");
         r.Known(rates, "finetune.learning_rate", Methods.All);
         var defaults = new Dictionary<string, double> { [Methods.Wave] = 5e-4, [Methods.Scratch] = 1e-3, [Methods.WeightSelection] = 5e-4 };

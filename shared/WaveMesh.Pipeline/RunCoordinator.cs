@@ -58,7 +58,7 @@ public sealed class RunCoordinator
         var teacher = State.Teacher;
         var jobs = new List<StageJob>
         {
-            Job(new EvaluateModel(teacher.TeacherDigest, definition.Data with { Subset = null }, PipelineDefinition.TeacherSubject), teacher),
+            Job(new EvaluateModel(teacher.TeacherDigest, definition.Data with { Subset = null }, EvaluationSubject.Teacher), teacher),
         };
         if (definition.Methods.Any(m => m.Method == Methods.Wave))
             jobs.Add(Job(definition.DistillJob(teacher.TeacherDigest), teacher));
@@ -93,8 +93,8 @@ public sealed class RunCoordinator
             ScalersTrained s => [Job(Finetune(s.Target, definition.Methods.Single(m => m.Method == Methods.Wave), new InitSource(InitSource.Model, s.ModelDigest)), e)],
             TargetFinetuned f =>
             [
-                Job(new EvaluateModel(f.InitModelDigest, definition.Data with { Subset = null }, PipelineDefinition.Subject(f.Target, f.Method, "init")), e),
-                Job(new EvaluateModel(f.ModelDigest, definition.Data with { Subset = null }, PipelineDefinition.Subject(f.Target, f.Method, "final")), e),
+                Job(new EvaluateModel(f.InitModelDigest, definition.Data with { Subset = null }, new EvaluationSubject(f.Target, f.Method, EvaluationSubject.Init).ToString()), e),
+                Job(new EvaluateModel(f.ModelDigest, definition.Data with { Subset = null }, new EvaluationSubject(f.Target, f.Method, EvaluationSubject.Final).ToString()), e),
             ],
             _ => [],
         };

@@ -40,14 +40,10 @@ public sealed class RunState(PipelineDefinition definition, TeacherChanged teach
             case TemplatesDistilled t: Templates = t; break;
             case ScalersTrained s: Branch(s.Target, Methods.Wave).Scalers = s; break;
             case TargetFinetuned f: Branch(f.Target, f.Method).Finetuned = f; break;
-            case TargetEvaluated v when v.Subject == PipelineDefinition.TeacherSubject: TeacherEvaluation = v; break;
-            case TargetEvaluated v:
-                var parts = v.Subject.Split('/');
-                if (parts.Length == 3 && ModelSize.TryParse(parts[0], out var size))
-                {
-                    var b = Branch(size, parts[1]);
-                    if (parts[2] == "init") b.Init = v; else b.Final = v;
-                }
+            case TargetEvaluated v when v.Subject == EvaluationSubject.Teacher: TeacherEvaluation = v; break;
+            case TargetEvaluated v when EvaluationSubject.TryParse(v.Subject) is { } subject:
+                var b = Branch(subject.Target, subject.Method);
+                if (subject.Phase == EvaluationSubject.Init) b.Init = v; else b.Final = v;
                 break;
             case StageFailed f: Failures.Add(f); break;
         }

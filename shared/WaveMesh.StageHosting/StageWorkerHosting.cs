@@ -5,11 +5,12 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
 using WaveMesh.Engine.Training;
+using WaveMesh.Hosting;
 using WaveMesh.Messaging;
 using WaveMesh.Stages;
 using WaveMesh.Workers;
 
-namespace WaveMesh.Hosting;
+namespace WaveMesh.StageHosting;
 
 /// <summary>Turns a service into a worker of one stage: options, the stage unit, the runner and the job host on the selected transport.</summary>
 public static class StageWorkerHosting
@@ -36,6 +37,7 @@ public static class StageWorkerHosting
         builder.Services.AddSingleton(sp => new JobHost(sp.GetRequiredService<StageRunner>(), sp.GetRequiredService<IEventBus>(),
             sp.GetRequiredService<IJobLeases>(), sp.GetRequiredService<IDeadLetters>(), sp.GetRequiredService<IOptions<WorkerOptions>>(),
             sp.GetRequiredService<ILogger<JobHost>>()));
+        builder.Services.AddSingleton<IJobOffer>(sp => sp.GetRequiredService<JobHost>());
         return builder;
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Wave;
+using WaveMesh.Models;
 
 namespace WaveMesh.Stages;
 
@@ -18,7 +19,7 @@ public sealed class DistillStage : StageUnit<DistillTemplates>
         var clock = Stopwatch.StartNew();
         using var teacher = StageArtifacts.LoadModel(context, job.TeacherDigest);
         var data = context.Datasets.Load(job.Data);
-        var aux = EngineMapping.Spec(job.Family, job.Auxiliary);
+        var aux = ModelMapping.Spec(job.Family, job.Auxiliary);
         var options = new DistillOptions
         {
             Schedule = EngineMapping.Schedule(job.Training), Temperature = job.Temperature, Seed = job.Seed,
@@ -34,7 +35,7 @@ public sealed class DistillStage : StageUnit<DistillTemplates>
         var templates = StageArtifacts.SaveTemplates(context, result.Templates, job.TeacherDigest);
         var scalers = StageArtifacts.SaveScalers(context, result.AuxScalers, templates);
         // Lets a later "init" that has only the templates find the auxiliary scalers to resize from.
-        context.Store.SetRecordAsync(AuxScalersRecord(templates), ContractJson.Serialize(new AuxScalersIndex(scalers, job.TeacherDigest))).GetAwaiter().GetResult();
+        context.Records.SetRecordAsync(AuxScalersRecord(templates), ContractJson.Serialize(new AuxScalersIndex(scalers, job.TeacherDigest))).GetAwaiter().GetResult();
         return new TemplatesDistilled(job.Key, job.TeacherDigest, templates, scalers, auxAccuracy,
             result.Templates.TemplateParameterCount, stats with { Seconds = clock.Elapsed.TotalSeconds });
     }

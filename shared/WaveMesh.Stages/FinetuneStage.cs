@@ -3,6 +3,7 @@ using WaveMesh.Contracts;
 using WaveMesh.Engine.Baselines;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
+using WaveMesh.Models;
 
 namespace WaveMesh.Stages;
 
@@ -20,19 +21,19 @@ public sealed class FinetuneStage : StageUnit<FinetuneTarget>
     protected override IntegrationEvent Run(FinetuneTarget job, StageContext context, IProgress<StepReport> progress, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
-        var spec = EngineMapping.Spec(job.Family, job.Target);
+        var spec = ModelMapping.Spec(job.Family, job.Target);
         using var model = job.Init.Kind switch
         {
             InitSource.Model => StageArtifacts.LoadModel(context, Required(job.Init)),
             InitSource.Scratch => VisionTransformer.Create(spec, job.Seed, context.Device),
             InitSource.WeightSelection => SelectFrom(context, Required(job.Init), spec),
-            _ => throw new ArgumentException($"unknown initialisation '{job.Init.Kind}'"),
+            _ => throw new ArgumentException($"unknown initialisation '{job.Init.KindName}'"),
         };
         if (model.Spec != spec)
             throw new ArgumentException($"initial model is {model.Spec.Describe()}, the job asks for {spec.Describe()}");
         var initDigest = job.Init.Kind == InitSource.Model
             ? job.Init.Digest!
-            : StageArtifacts.SaveModel(context, model, new Dictionary<string, string> { ["wavemesh.init"] = job.Init.Kind });
+            : StageArtifacts.SaveModel(context, model, new Dictionary<string, string> { [MetadataKeys.Init] = job.Init.KindName });
 
         // Noise relative to each matrix's RMS, added after the initialisation was stored (the init digest names the
         // unperturbed model) and seeded by the job, so a rerun is identical.
@@ -53,9 +54,9 @@ public sealed class FinetuneStage : StageUnit<FinetuneTarget>
         var stats = Stats(training, clock, context, cancellation);
         var digest = StageArtifacts.SaveModel(context, model, new Dictionary<string, string>
         {
-            ["wavemesh.method"] = job.Method,
-            ["wavemesh.init_digest"] = initDigest,
-            ["wavemesh.steps"] = job.Training.Steps.ToString(),
+            [MetadataKeys.Method] = job.Method,
+            [MetadataKeys.InitDigest] = initDigest,
+            [MetadataKeys.Steps] = job.Training.Steps.ToString(),
         });
         return new TargetFinetuned(job.Key, job.Target, job.Method, initDigest, digest, spec.ParameterCount, curve,
             stats with { Seconds = clock.Elapsed.TotalSeconds });

@@ -4,6 +4,7 @@ using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Wave;
 using static TorchSharp.torch;
+using WaveMesh.Models;
 
 namespace WaveMesh.Stages;
 
@@ -39,9 +40,9 @@ public sealed class ScalerStage : StageUnit<TrainScalers>
         using var model = view.Materialize();
         var modelDigest = StageArtifacts.SaveModel(context, model, new Dictionary<string, string>
         {
-            ["wavemesh.init"] = "wave",
+            [MetadataKeys.Init] = "wave",
             [MetadataKeys.TemplatesDigest] = job.TemplatesDigest,
-            ["wavemesh.scalers_digest"] = scalersDigest,
+            [MetadataKeys.ScalersDigest] = scalersDigest,
         });
         return new ScalersTrained(job.Key, job.TemplatesDigest, job.Target, scalersDigest, modelDigest, scalers.ScalerCount,
             stats with { Seconds = clock.Elapsed.TotalSeconds });

@@ -3,6 +3,7 @@ using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
+using WaveMesh.Models;
 
 namespace WaveMesh.Stages;
 
@@ -28,7 +29,7 @@ static class StageArtifacts
 
     public static string SaveScalers(StageContext context, ScalerSet scalers, string templatesDigest) =>
         Store(context, ScalersKind, path => WaveFiles.SaveScalers(scalers, path, templatesDigest),
-            new Dictionary<string, string> { [MetadataKeys.TemplatesDigest] = templatesDigest, ["wavemesh.target"] = scalers.Target.Describe() });
+            new Dictionary<string, string> { [MetadataKeys.TemplatesDigest] = templatesDigest, [MetadataKeys.Target] = scalers.Target.Describe() });
 
     static string Store(StageContext context, string kind, Action<string> write, IReadOnlyDictionary<string, string>? metadata)
     {

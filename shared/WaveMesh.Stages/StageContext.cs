@@ -8,6 +8,13 @@ namespace WaveMesh.Stages;
 public sealed class StageContext
 {
     public required IArtifactStore Store { get; init; }
+    /// <summary>Where job results and indexes are recorded; by default the artifact store's own records (every WaveMesh store keeps both).</summary>
+    public IRecordStore Records
+    {
+        get => records ?? Store as IRecordStore ?? throw new InvalidOperationException($"{Store.GetType().Name} keeps no records: set {nameof(Records)}");
+        init => records = value;
+    }
+    readonly IRecordStore? records;
     public required Datasets Datasets { get; init; }
     public Device Device { get; init; } = CPU;
     /// <summary>Worker name reported in events (host, process, replica).</summary>
@@ -15,6 +22,3 @@ public sealed class StageContext
     /// <summary>Where stages write files before they enter the store.</summary>
     public string WorkDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "wavemesh-work");
 }
-
-/// <summary>Receives live progress of the job being run.</summary>
-public delegate void ProgressSink(StageProgress progress);

@@ -4,7 +4,6 @@ using Dapr.Client;
 using Microsoft.Extensions.Options;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
-using WaveMesh.Workers;
 
 namespace WaveMesh.Transport.Dapr;
 

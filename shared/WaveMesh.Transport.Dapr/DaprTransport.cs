@@ -10,7 +10,6 @@ using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
-using WaveMesh.Workers;
 
 namespace WaveMesh.Transport.Dapr;
 
@@ -34,11 +33,13 @@ public static class DaprTransport
             .Validate(o => !o.Problems().Any(), "invalid WaveMesh:Dapr settings").ValidateOnStart();
         services.AddDaprClient();
         services.AddSingleton<IKeyValueStore, DaprKeyValueStore>();
-        services.AddSingleton<IArtifactStore>(sp =>
+        services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<DaprOptions>>().Value;
             return new ChunkedArtifactStore(sp.GetRequiredService<IKeyValueStore>(), o.ChunkBytes, o.CacheDirectory);
         });
+        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<ChunkedArtifactStore>());
+        services.AddSingleton<IRecordStore>(sp => sp.GetRequiredService<ChunkedArtifactStore>());
         services.AddSingleton<IJobLeases>(sp => new KeyValueJobLeases(sp.GetRequiredService<IKeyValueStore>()));
         return services;
     }
@@ -49,7 +50,7 @@ public static class DaprTransport
     /// started job is acknowledged at once. A delivery that is not a readable job is answered DROP (daprd dead-letters it);
     /// a failure to take the job (the state store unreachable, say) is answered RETRY, never with a 5xx.
     /// </summary>
-    public static IEndpointRouteBuilder MapDaprJobSubscriptions(this IEndpointRouteBuilder app, JobHost host)
+    public static IEndpointRouteBuilder MapDaprJobSubscriptions(this IEndpointRouteBuilder app, IJobOffer host)
     {
         var pubsub = app.ServiceProvider.GetRequiredService<IOptions<DaprOptions>>().Value.PubSub;
         var log = Log(app);

@@ -1,7 +1,6 @@
 using MassTransit;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
-using WaveMesh.Workers;
 
 namespace WaveMesh.Transport.MassTransit;
 
@@ -9,9 +8,9 @@ namespace WaveMesh.Transport.MassTransit;
 /// A stage's jobs from its durable queue (replicas of the service compete for them). The job is claimed and started
 /// in the background and the message acknowledged at once, so no job ever runs into RabbitMQ's consumer timeout.
 /// While every slot is busy the message is held (prefetch and concurrency equal the slots, so the queue keeps the rest
-/// for other replicas); after <see cref="WorkerOptions.SlotWait"/> the job is published again, to the back of the queue.
+/// for other replicas); after the worker's slot wait the job is published again, to the back of the queue.
 /// </summary>
-public sealed class JobConsumer<TJob>(JobHost host) : IConsumer<TJob> where TJob : StageJob
+public sealed class JobConsumer<TJob>(IJobOffer host) : IConsumer<TJob> where TJob : StageJob
 {
     public async Task Consume(ConsumeContext<TJob> context)
     {

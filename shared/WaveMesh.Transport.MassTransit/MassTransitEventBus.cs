@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
-using WaveMesh.Workers;
 
 namespace WaveMesh.Transport.MassTransit;
 

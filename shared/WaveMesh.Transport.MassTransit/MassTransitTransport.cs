@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
-using WaveMesh.Workers;
 
 namespace WaveMesh.Transport.MassTransit;
 
@@ -13,21 +12,18 @@ public static class MassTransitTransport
 {
     /// <param name="stages">Stages whose jobs this service consumes (a worker), or none.</param>
     /// <param name="consumeEvents">Whether this service consumes every event (the orchestrator).</param>
+    /// <param name="slots">Jobs the worker runs at once: each job queue's prefetch and concurrency.</param>
     public static IServiceCollection AddMassTransitTransport(this IServiceCollection services, IConfiguration configuration,
-        IReadOnlyCollection<string> stages, bool consumeEvents)
+        IReadOnlyCollection<string> stages, bool consumeEvents, int slots = 1)
     {
         services.AddOptions<RabbitMqOptions>().Bind(configuration.GetSection(RabbitMqOptions.Section));
         var options = configuration.GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
-        int slots = Math.Max(1, configuration.GetSection(WorkerOptions.Section).GetValue<int?>("Slots") ?? 1);
+        slots = Math.Max(1, slots);
         services.AddSingleton<MassTransitEventBus>();
         services.AddSingleton<IEventBus>(sp => sp.GetRequiredService<MassTransitEventBus>());
         services.AddSingleton<IDeadLetters>(sp => sp.GetRequiredService<MassTransitEventBus>());
 
-        var jobConsumers = MessageTypes.Jobs
-            .Where(t => stages.Any(s => Topics.Of(t) == Topics.Job(s)))
-            .Select(t => (Stage: stages.Single(s => Topics.Of(t) == Topics.Job(s)), Consumer: typeof(JobConsumer<>).MakeGenericType(t)))
-            .ToList();
-        var eventConsumers = consumeEvents ? MessageTypes.Events.Select(t => typeof(EventConsumer<>).MakeGenericType(t)).ToList() : [];
+        services.AddSingleton(new JobSlots(slots));
 
         // Start-up waits for the bus, so a service is ready only once its queues exist: a job published to a stage
         // whose queue was never declared would be dropped by the broker.
@@ -38,31 +34,23 @@ public static class MassTransitTransport
         });
         services.AddMassTransit(x =>
         {
-            foreach (var (_, consumer) in jobConsumers) x.AddConsumer(consumer);
-            foreach (var consumer in eventConsumers) x.AddConsumer(consumer);
+            // Each consumer with its definition (endpoint, concurrency, retry); ConfigureEndpoints builds the endpoints.
+            void Job<TJob>() where TJob : StageJob
+            {
+                if (stages.Contains(Topics.StageOf(typeof(TJob)))) x.AddConsumer<JobConsumer<TJob>, JobConsumerDefinition<TJob>>();
+            }
+            void Event<TEvent>() where TEvent : IntegrationEvent
+            {
+                if (consumeEvents) x.AddConsumer<EventConsumer<TEvent>, EventConsumerDefinition<TEvent>>();
+            }
+            Job<DistillTemplates>(); Job<TrainScalers>(); Job<FinetuneTarget>(); Job<EvaluateModel>();
+            Event<TeacherChanged>(); Event<TemplatesDistilled>(); Event<ScalersTrained>(); Event<TargetFinetuned>();
+            Event<TargetEvaluated>(); Event<StageFailed>(); Event<StageProgress>(); Event<RunCompleted>();
             x.UsingRabbitMq((context, cfg) =>
             {
                 cfg.ConfigureBroker(options);
                 cfg.ConnectReceiveObserver(new MalformedMessageReporter(new LazyBus(context), options.QueuePrefix));
-                foreach (var (stage, consumer) in jobConsumers)
-                {
-                    cfg.ReceiveEndpoint(options.Queue(stage), e =>
-                    {
-                        e.PrefetchCount = slots;
-                        e.ConcurrentMessageLimit = slots;
-                        e.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(500)));
-                        e.ConfigureConsumer(context, consumer);
-                    });
-                }
-                if (eventConsumers.Count > 0)
-                {
-                    cfg.ReceiveEndpoint($"{options.QueuePrefix}-control", e =>
-                    {
-                        e.ConcurrentMessageLimit = 1;   // the orchestrator handles events in order
-                        e.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(500)));
-                        foreach (var consumer in eventConsumers) e.ConfigureConsumer(context, consumer);
-                    });
-                }
+                cfg.ConfigureEndpoints(context);
             });
         });
         return services;

@@ -16,6 +16,8 @@ public sealed class RabbitMqOptions
     public TimeSpan PublishRetryFor { get; set; } = TimeSpan.FromMinutes(5);
 
     public string Queue(string stage) => $"{QueuePrefix}-{stage}";
+    /// <summary>The orchestrator's queue of every event.</summary>
+    public string ControlQueue => $"{QueuePrefix}-control";
     /// <summary>Prefix of the exchanges MassTransit names after message types, so deployments sharing a broker stay apart.</summary>
     public string ExchangePrefix => $"{QueuePrefix}.";
     public string ErrorQueue(string stage) => $"{Queue(stage)}_error";

@@ -2,41 +2,20 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
-using WaveMesh.Stages;
+using WaveMesh.Artifacts;
 
 namespace WaveMesh.Workers;
-
-/// <summary>What a worker answers a delivered job; transports map it to ack, retry or drop.</summary>
-public enum Offer
-{
-    /// <summary>Claimed and running in the background: acknowledge, so the broker never redelivers a running job.</summary>
-    Accepted,
-    /// <summary>Already done (its recorded result was published again) or held by a live lease elsewhere: acknowledge.</summary>
-    AlreadyHandled,
-    /// <summary>No slot came free within <see cref="WorkerOptions.SlotWait"/>: the job was published again, to the back of its queue; acknowledge.</summary>
-    HandedBack,
-    /// <summary>The worker is stopping (or the delivery was abandoned) before a slot came free: deliver it again, elsewhere.</summary>
-    Busy,
-    /// <summary>Not a job this worker runs, or unreadable: drop it to the dead-letter topic.</summary>
-    Rejected,
-}
-
-/// <summary>Where a job goes when it failed for good (a dead-letter topic or queue).</summary>
-public interface IDeadLetters
-{
-    Task SendAsync(StageJob job, string reason, CancellationToken cancellation = default);
-}
 
 /// <summary>
 /// Hosts a stage worker on a broker: a job is claimed with a lease (so a duplicate delivery runs once), run in the
 /// background on one of the replica's slots while the lease is renewed, and answered with its result event. A failure
 /// is retried by publishing the job again, up to <see cref="WorkerOptions.MaxAttempts"/>; then it becomes
-/// <see cref="StageFailed"/> and the job goes to the dead letters. Transport-neutral: Dapr and MassTransit adapters call
-/// <see cref="OfferAsync"/>.
+/// <see cref="StageFailed"/> and the job goes to the dead letters. Transport-neutral: the Dapr and MassTransit adapters and
+/// the embedded mode's in-process bus call <see cref="OfferAsync"/>.
 /// </summary>
-public sealed class JobHost : IAsyncDisposable
+public sealed class JobHost : IJobOffer, IAsyncDisposable
 {
-    readonly StageRunner runner;
+    readonly IJobRunner runner;
     readonly IEventBus bus;
     readonly IJobLeases leases;
     readonly IDeadLetters deadLetters;
@@ -45,8 +24,9 @@ public sealed class JobHost : IAsyncDisposable
     readonly SemaphoreSlim slots;
     readonly CancellationTokenSource stopping = new();
     readonly List<Task> running = [];
+    int disposed;
 
-    public JobHost(StageRunner runner, IEventBus bus, IJobLeases leases, IDeadLetters deadLetters, IOptions<WorkerOptions> options, ILogger<JobHost> log)
+    public JobHost(IJobRunner runner, IEventBus bus, IJobLeases leases, IDeadLetters deadLetters, IOptions<WorkerOptions> options, ILogger<JobHost> log)
     {
         this.runner = runner;
         this.bus = bus;
@@ -55,7 +35,7 @@ public sealed class JobHost : IAsyncDisposable
         this.options = options.Value;
         this.log = log;
         slots = new SemaphoreSlim(this.options.Slots, this.options.Slots);
-        Worker = runner.Context.Worker;
+        Worker = runner.Worker;
     }
 
     public string Worker { get; }
@@ -133,11 +113,11 @@ public sealed class JobHost : IAsyncDisposable
     async Task RunAsync(StageJob job, JobLease lease, System.Diagnostics.ActivityContext parent)
     {
         using var activity = Telemetry.Source.StartActivity($"{job.Stage} job", System.Diagnostics.ActivityKind.Consumer, parent);
-        activity?.SetTag("wavemesh.job", job.Describe());
-        activity?.SetTag("wavemesh.job_key", job.Key);
-        activity?.SetTag("wavemesh.run_id", job.RunId.ToString());
-        activity?.SetTag("wavemesh.worker", Worker);
-        activity?.SetTag("wavemesh.attempt", lease.Attempt);
+        activity?.SetTag(Telemetry.Tags.Job, job.Describe());
+        activity?.SetTag(Telemetry.Tags.JobKey, job.Key);
+        activity?.SetTag(Telemetry.Tags.RunId, job.RunId.ToString());
+        activity?.SetTag(Telemetry.Tags.Worker, Worker);
+        activity?.SetTag(Telemetry.Tags.Attempt, lease.Attempt);
         var stage = new KeyValuePair<string, object?>("stage", job.Stage);
         Telemetry.QueueLag.Record(Math.Max(0, (DateTime.UtcNow - job.CreatedAt).TotalSeconds), stage);
         Telemetry.JobsInFlight.Add(1, stage);
@@ -167,7 +147,7 @@ public sealed class JobHost : IAsyncDisposable
         {
             await heartbeatStop.CancelAsync();
             await heartbeat;
-            var reason = StageWorker.Reason(e);
+            var reason = Failures.Reason(e);
             activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, reason);
             log.LogWarning("{Worker}: {Job} failed (attempt {Attempt} of {Max}): {Reason}", Worker, job.Describe(), lease.Attempt, options.MaxAttempts, reason);
             await leases.ReleaseAsync(lease);
@@ -206,13 +186,13 @@ public sealed class JobHost : IAsyncDisposable
         catch (Exception e) { log.LogWarning(e, "heartbeat of {Job} failed", lease.JobKey); }
     }
 
-    /// <summary>Stops taking jobs and abandons running ones (their leases expire and other replicas take them over).</summary>
+    /// <summary>Stops taking jobs and abandons running ones (their leases expire and other replicas take them over). Safe to call more than once.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 1) return;
         await stopping.CancelAsync();
         Task[] all;
         lock (running) all = [.. running];
         try { await Task.WhenAll(all).WaitAsync(TimeSpan.FromSeconds(30)); } catch { /* abandoned on purpose */ }
-        stopping.Dispose();
     }
 }

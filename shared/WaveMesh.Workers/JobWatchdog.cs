@@ -1,6 +1,6 @@
+using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
-using WaveMesh.Stages;
 
 namespace WaveMesh.Workers;
 
@@ -11,7 +11,7 @@ namespace WaveMesh.Workers;
 /// grace the event is most likely on its way, and publishing it again would only duplicate it.
 /// Run by the orchestrator, which knows which jobs are outstanding.
 /// </summary>
-public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBus bus, TimeProvider? clock = null)
+public sealed class JobWatchdog(IJobLeases leases, ResultRecords results, IEventBus bus, TimeProvider? clock = null)
 {
     readonly TimeProvider time = clock ?? TimeProvider.System;
     readonly Dictionary<string, DateTime> firstSeen = new(StringComparer.Ordinal);
@@ -70,9 +70,9 @@ public sealed class JobWatchdog(IJobLeases leases, StageRunner results, IEventBu
     static System.Diagnostics.Activity? Reoffer(string name, StageJob job, System.Diagnostics.ActivityContext runTrace)
     {
         var activity = Telemetry.Source.StartActivity(name, System.Diagnostics.ActivityKind.Producer, runTrace);
-        activity?.SetTag("wavemesh.job", job.Describe());
-        activity?.SetTag("wavemesh.job_key", job.Key);
-        activity?.SetTag("wavemesh.run_id", job.RunId.ToString());
+        activity?.SetTag(Telemetry.Tags.Job, job.Describe());
+        activity?.SetTag(Telemetry.Tags.JobKey, job.Key);
+        activity?.SetTag(Telemetry.Tags.RunId, job.RunId.ToString());
         return activity;
     }
 }

@@ -5,15 +5,7 @@ namespace WaveMesh.Cli.Tests;
 [Trait("Category", "EndToEnd")]
 public sealed class Running_the_tool : IDisposable
 {
-    const string TinyConfig = """
-        teacher: { size: 2x32x2, epochs: 0.05 }
-        templates: { size: 16, matrix: 4, vector: 2, embedding: 4 }
-        auxiliary: 2x32x2
-        distill: { epochs: 0.03 }
-        scalers: { steps: 15, subset: 1000 }
-        finetune: { epochs: 0.01, curve_points: 2 }
-        targets: [1x16x1, 2x48x3]
-        """;
+    static readonly string TinyConfig = WaveMesh.Testing.TinyPipeline.WithTeacher();
 
     readonly TempFolder folder = new();
 

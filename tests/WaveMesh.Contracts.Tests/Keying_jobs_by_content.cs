@@ -12,7 +12,7 @@ public sealed class Keying_jobs_by_content
         [
             ("teacher_digest", d with { TeacherDigest = Samples.DigestB }),
             ("family.patch_size", d with { Family = d.Family with { PatchSize = 8 } }),
-            ("family.pooling", d with { Family = d.Family with { Pooling = "token" } }),
+            ("family.pooling", d with { Family = d.Family with { Pooling = Pooling.Token } }),
             ("auxiliary.depth", d with { Auxiliary = d.Auxiliary with { Depth = 5 } }),
             ("auxiliary.heads", d with { Auxiliary = d.Auxiliary with { Heads = 8 } }),
             ("templates.size", d with { Templates = d.Templates with { Size = 32 } }),
@@ -22,7 +22,7 @@ public sealed class Keying_jobs_by_content
             ("data.subset_seed", d with { Data = d.Data with { SubsetSeed = 8 } }),
             ("training.steps", d with { Training = d.Training with { Steps = 301 } }),
             ("training.learning_rate", d with { Training = d.Training with { LearningRate = 3.0001e-3 } }),
-            ("training.augmentation", d with { Training = d.Training with { Augmentation = "none" } }),
+            ("training.augmentation", d with { Training = d.Training with { Augmentation = Augmentation.None } }),
             ("temperature", d with { Temperature = 2.5 }),
             ("seed", d with { Seed = 4 }),
             ("scales", d with { Scales = new LearningRateScales(Scalers: 10) }),

@@ -12,9 +12,9 @@ static class Samples
     public static readonly Guid Run = Guid.Parse("11111111-2222-3333-4444-555555555555");
     public static readonly Guid Cause = Guid.Parse("99999999-8888-7777-6666-555555555555");
 
-    public static readonly ModelFamily Family = new(ImageSize: 32, Channels: 3, PatchSize: 4, MlpRatio: 2, Classes: 10, Pooling: "mean");
+    public static readonly ModelFamily Family = new(ImageSize: 32, Channels: 3, PatchSize: 4, MlpRatio: 2, Classes: 10, Pooling: Pooling.Mean);
     public static readonly DatasetRef Data = new("cifar-10", "/data/cifar", Subset: 5000, SubsetSeed: 7);
-    public static readonly TrainSettings Training = new(Steps: 300, BatchSize: 64, LearningRate: 3e-3, WeightDecay: 0, WarmupFraction: 0.1, Augmentation: "crop_flip");
+    public static readonly TrainSettings Training = new(Steps: 300, BatchSize: 64, LearningRate: 3e-3, WeightDecay: 0, WarmupFraction: 0.1, Augmentation: Augmentation.CropFlip);
     public static readonly StageStats Stats = new(Steps: 300, Seconds: 12.5, ExamplesPerSecond: 1536.25, Cached: false, Worker: "host/42");
 
     public static DistillTemplates Distill() => new(DigestA, Family, new ModelSize(4, 128, 4), new TemplateSettings(16, 4, 2, 4),

@@ -5,6 +5,7 @@ using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Pipeline;
 using WaveMesh.Stages;
+using WaveMesh.Models;
 
 namespace WaveMesh.Embedded.Tests;
 

@@ -1,5 +1,6 @@
 using WaveMesh.Contracts;
 using WaveMesh.Pipeline;
+using WaveMesh.Stages;
 using Xunit.Abstractions;
 
 namespace WaveMesh.Embedded.Tests;
@@ -82,6 +83,39 @@ public sealed class Running_the_pipeline_in_one_process(FirstRun first, ITestOut
             again.Report.Targets.Select(t => (t.Method, t.AccuracyAtInit, t.AccuracyFinal)));
         Assert.All(again.Report.Targets, t => Assert.True(t.Cached));
         Assert.Empty(again.Events.OfType<StageProgress>());
+    }
+
+    [Fact]
+    public async Task Retries_a_job_whose_first_attempt_was_killed_and_finishes_the_run()
+    {
+        using var copy = first.CopyOfStore();
+        var scalers = new KilledOnce(new ScalerStage());
+
+        var run = await TinyRun.RunAsync(TinyRun.ConfigWith("2x32x2"), copy.Path, [new DistillStage(), scalers, new FinetuneStage(), new EvaluateStage()]);
+
+        // Only the new size's scalers were not in the store: its first attempt died, the job host ran it again.
+        Assert.Equal(2, scalers.Calls);
+        Assert.Empty(run.HandlerFailures);
+        Assert.Empty(run.State.Failures);
+        Assert.DoesNotContain(run.Events, e => e is StageFailed);
+        Assert.Equal(RunOutcome.Succeeded, Assert.Single(run.Events.OfType<RunCompleted>()).Outcome);
+        var added = Assert.Single(run.State.Branches, b => b.Target == new ModelSize(2, 32, 2) && b.Method == Methods.Wave);
+        Assert.True(added.IsComplete);
+        Assert.False(Outcome.Stats(added.Scalers!).Cached);
+    }
+
+    /// <summary>A stage whose first job dies (as a killed worker's would); later jobs run normally.</summary>
+    sealed class KilledOnce(IStageUnit inner) : IStageUnit
+    {
+        int calls;
+        public int Calls => calls;
+        public string Stage => inner.Stage;
+        public Type JobType => inner.JobType;
+
+        public Task<IntegrationEvent> RunAsync(StageJob job, StageContext context, IProgress<Engine.Training.StepReport> progress, CancellationToken cancellation) =>
+            Interlocked.Increment(ref calls) == 1
+                ? Task.FromException<IntegrationEvent>(new IOException("the worker was killed during its first attempt"))
+                : inner.RunAsync(job, context, progress, cancellation);
     }
 
     [Fact]

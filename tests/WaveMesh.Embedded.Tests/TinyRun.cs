@@ -3,24 +3,17 @@ using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Pipeline;
 using WaveMesh.Stages;
+using WaveMesh.Testing;
 
 namespace WaveMesh.Embedded.Tests;
 
 /// <summary>The tiny configuration of these tests, and one embedded run of it with every event it published.</summary>
 static class TinyRun
 {
-    public const string Config = """
-        teacher: { size: 2x32x2, epochs: 0.05 }
-        templates: { size: 16, matrix: 4, vector: 2, embedding: 4 }
-        auxiliary: 2x32x2
-        distill: { epochs: 0.03 }
-        scalers: { steps: 15, subset: 1000 }
-        finetune: { epochs: 0.01, curve_points: 2 }
-        targets: [1x16x1, 2x48x3]
-        """;
+    public static readonly string Config = TinyPipeline.WithTeacher();
 
     /// <summary>The same configuration with one more target size.</summary>
-    public static string ConfigWith(string extraTarget) => Config.Replace("targets: [1x16x1, 2x48x3]", $"targets: [1x16x1, 2x48x3, {extraTarget}]");
+    public static string ConfigWith(string extraTarget) => TinyPipeline.WithTeacher(extraTarget);
 
     /// <summary>Fashion-MNIST is read once per test process; every run still has its own store.</summary>
     static readonly Datasets Shared = new();
@@ -28,8 +21,8 @@ static class TinyRun
     // One libtorch thread: the machine's other training job would otherwise fight these tests for both cores.
     static TinyRun() => TorchSharp.torch.set_num_threads(1);
 
-    /// <summary>Runs <paramref name="yaml"/> to its end on the store in <paramref name="folder"/>, as <c>wavemesh run</c> does.</summary>
-    public static async Task<Outcome> RunAsync(string yaml, string folder)
+    /// <summary>Runs <paramref name="yaml"/> to its end on the store in <paramref name="folder"/>, as <c>wavemesh run</c> does (on other <paramref name="stages"/> when given).</summary>
+    public static async Task<Outcome> RunAsync(string yaml, string folder, IEnumerable<IStageUnit>? stages = null)
     {
         var config = RunConfig.Parse(yaml, "tiny.yaml");
         var context = new StageContext
@@ -41,7 +34,7 @@ static class TinyRun
         };
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(20));
         var started = DateTime.UtcNow;
-        await using var host = new EmbeddedHost(context);
+        await using var host = new EmbeddedHost(context, stages);
         var failures = new ConcurrentQueue<string>();
         host.Failed += (message, e) => failures.Enqueue($"{message.GetType().Name}: {e}");
         var events = new ConcurrentQueue<IntegrationEvent>();

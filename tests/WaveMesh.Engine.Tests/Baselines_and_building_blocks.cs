@@ -2,6 +2,7 @@ using WaveMesh.Engine.Baselines;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
 using static TorchSharp.torch;
+using WaveMesh.Models;
 
 namespace WaveMesh.Engine.Tests;
 

@@ -2,6 +2,7 @@ using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
 using static TorchSharp.torch;
+using WaveMesh.Models;
 
 namespace WaveMesh.Engine.Tests;
 

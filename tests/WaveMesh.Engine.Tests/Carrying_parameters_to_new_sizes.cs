@@ -4,6 +4,7 @@ using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
 using static TorchSharp.torch;
+using WaveMesh.Models;
 
 namespace WaveMesh.Engine.Tests;
 

@@ -5,6 +5,7 @@ using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
 using WaveMesh.Safetensors;
 using static TorchSharp.torch;
+using WaveMesh.Models;
 
 namespace WaveMesh.Engine.Tests;
 

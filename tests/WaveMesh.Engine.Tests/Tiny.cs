@@ -2,6 +2,7 @@ using WaveMesh.Data;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
+using WaveMesh.Models;
 
 namespace WaveMesh.Engine.Tests;
 

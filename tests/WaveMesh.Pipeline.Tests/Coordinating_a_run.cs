@@ -31,7 +31,7 @@ public sealed class Coordinating_a_run
 
         var evaluation = Assert.Single(jobs.OfType<EvaluateModel>());
         Assert.Equal(teacher.TeacherDigest, evaluation.ModelDigest);
-        Assert.Equal(PipelineDefinition.TeacherSubject, evaluation.Subject);
+        Assert.Equal(EvaluationSubject.Teacher, evaluation.Subject);
         Assert.Null(evaluation.Data.Subset);
 
         var distill = Assert.Single(jobs.OfType<DistillTemplates>());

@@ -22,9 +22,9 @@ public sealed class Reading_a_run_configuration
         Assert.Equal(new ModelSize(6, 128, 4), config.Teacher.Size);
         Assert.Equal(3 * (60_000 / 128), config.Teacher.Training.Steps);
         Assert.Equal(1e-3, config.Teacher.Training.LearningRate);
-        Assert.Equal("none", config.Teacher.Training.Augmentation);
+        Assert.Equal(Augmentation.None, config.Teacher.Training.Augmentation);
         Assert.Equal(new DatasetRef("fashion-mnist"), p.Data);
-        Assert.Equal(new ModelFamily(28, 1, 7, 4, 10, "token"), p.Family);
+        Assert.Equal(new ModelFamily(28, 1, 7, 4, 10, Pooling.Token), p.Family);
         Assert.Equal(new TemplateSettings(32, 8, 4, 8), p.Templates);
         Assert.Equal(new ModelSize(4, 128, 4), p.Auxiliary);
         Assert.Equal(new TrainSettings((int)Math.Round(60_000 / 128.0), 128, 5e-4), p.Distill);
@@ -72,18 +72,18 @@ public sealed class Reading_a_run_configuration
 
         Assert.Equal(5, p.Seed);
         Assert.Equal(new DatasetRef("cifar-10", "/data/cifar"), p.Data);
-        Assert.Equal(new ModelFamily(32, 3, 4, 2, 10, "mean"), p.Family);
+        Assert.Equal(new ModelFamily(32, 3, 4, 2, 10, Pooling.Mean), p.Family);
         Assert.Equal(new TemplateSettings(16, 4, 2, 4), p.Templates);
         Assert.Equal(new TeacherPlan(null, 2, new ModelSize(2, 32, 2), new TrainSettings((int)Math.Round(0.05 * (50_000 / 128)), LearningRate: 0.002,
-            Augmentation: "crop_flip"), 5), config.Teacher);
+            Augmentation: Augmentation.CropFlip), 5), config.Teacher);
         Assert.Equal(new ModelSize(2, 32, 2), p.Auxiliary);
         Assert.Equal(new TrainSettings((int)Math.Round(0.03 * 50_000 / 64), 64, 0.001), p.Distill);
         Assert.Equal(2.0, p.Temperature);
         Assert.Equal(new TrainSettings(15, LearningRate: 0.01, WeightDecay: 0), p.Scalers);
         Assert.Equal(1000, p.ScalerSubset);
         Assert.Equal(ScalerInit.Random, p.ScalerInit);
-        Assert.Equal([new MethodPlan(Methods.Wave, new TrainSettings(5, 100, 0.0001, Augmentation: "crop_flip", WarmupSteps: 2)),
-            new MethodPlan(Methods.Scratch, new TrainSettings(5, 100, 0.003, Augmentation: "crop_flip"))], p.Methods);
+        Assert.Equal([new MethodPlan(Methods.Wave, new TrainSettings(5, 100, 0.0001, Augmentation: Augmentation.CropFlip, WarmupSteps: 2)),
+            new MethodPlan(Methods.Scratch, new TrainSettings(5, 100, 0.003, Augmentation: Augmentation.CropFlip))], p.Methods);
         Assert.Equal(2, p.CurvePoints);
         Assert.Equal([new ModelSize(1, 16, 1), new ModelSize(2, 48, 3)], p.Targets);
     }
@@ -99,11 +99,11 @@ public sealed class Reading_a_run_configuration
             """, null).Pipeline;
 
         Assert.Equal(new CarrySettings(Carry.Scalers, Carry.Shared, Carry.Shared, Carry.Shared, Carry.Templated), p.Templates.Carry);
-        Assert.Equal("crop_flip", p.Distill.Augmentation);
+        Assert.Equal(Augmentation.CropFlip, p.Distill.Augmentation);
         Assert.Equal(new LearningRateScales(1, 10, 2, 1), p.DistillScales);
         Assert.Equal(DepthMapping.Nearest, p.ScalerDepth);
         Assert.Equal(ScalerReference.Auxiliary, p.ScalerReference);
-        Assert.Equal("crop_flip", p.Scalers.Augmentation);
+        Assert.Equal(Augmentation.CropFlip, p.Scalers.Augmentation);
         Assert.Equal(new LearningRateScales(1, 3, 1, 0), p.ScalerScales);
         Assert.Equal([0, null, 5], p.Methods.Select(m => m.Training.WarmupSteps));
         Assert.Equal([0.1, null, null], p.Methods.Select(m => m.Training.Perturb));
@@ -131,7 +131,7 @@ public sealed class Reading_a_run_configuration
         Assert.Null(p.ScalerScales);
         Assert.Null(p.ScalerDepth);
         Assert.Null(p.ScalerReference);
-        Assert.Equal("none", p.Scalers.Augmentation);
+        Assert.Equal(Augmentation.None, p.Scalers.Augmentation);
         Assert.DoesNotContain("carry", ContractJson.Serialize(p.Templates));
         // Initialised models warm up over 100 steps by default; scratch over 5% of its steps (no key in its job).
         Assert.Equal([100, null, 100], p.Methods.Select(m => m.Training.WarmupSteps));
@@ -377,7 +377,7 @@ public sealed class Reading_a_run_configuration
         Assert.Equal(23, fashion.Teacher.Training.Steps);          // 0.05 x 468 batches
         Assert.Equal(14, fashion.Pipeline.Distill.Steps);          // 0.03 x 60,000 / 128
         Assert.All(fashion.Pipeline.Methods, m => Assert.Equal(5, m.Training.Steps));
-        Assert.Equal(new ModelFamily(32, 3, 4, 4, 10, "token"), cifar.Pipeline.Family);
+        Assert.Equal(new ModelFamily(32, 3, 4, 4, 10, Pooling.Token), cifar.Pipeline.Family);
         Assert.All(cifar.Pipeline.Methods, m => Assert.Equal(391, m.Training.Steps)); // 50,000 / 128
     }
 }

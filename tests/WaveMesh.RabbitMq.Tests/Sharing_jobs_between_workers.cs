@@ -26,7 +26,7 @@ public sealed class Sharing_jobs_between_workers(ITestOutputHelper output) : IAs
         deployment.StartWorker<ScalerTrainer.ScalerTrainerService>("scaler-a");
         deployment.StartWorker<ScalerTrainer.ScalerTrainerService>("scaler-b");
         // No fine-tuner or evaluator: the run stops after stage 2, which is what this test is about.
-        var runId = await deployment.StartRunAsync(TinyConfigs.WaveOnly(0.03, $"[{string.Join(", ", Targets)}]"));
+        var runId = await deployment.StartRunAsync(TinyConfigs.WaveOnly(0.03, [.. Targets]));
 
         IReadOnlyList<ScalersTrained> Computed() =>
             deployment.Events.All<ScalersTrained>().Where(s => s.RunId == runId && !s.Stats.Cached).ToList();

@@ -33,7 +33,7 @@ public sealed class Deployment : IAsyncLifetime
         """;
 
     public Mesh Mesh { get; private set; } = null!;
-    public byte[] Teacher { get; } = Models.TrainedTeacher;
+    public byte[] Teacher { get; } = Checkpoints.TrainedTeacher;
     public Mesh.Registered Registered { get; private set; } = null!;
     public Guid FirstRunId { get; private set; }
     public RunView FirstRun { get; private set; } = null!;

@@ -14,7 +14,7 @@ namespace WaveMesh.Services.Tests;
 /// What a deployment under a real daprd must survive (issue 10): workers with one slot each and more parallel jobs
 /// than slots, and a control service restarted mid-run whose sidecar comes up after it. The test sidecar follows
 /// daprd: retries go to the same replica and end in the dead-letter topic, and the sidecar answers nothing while it
-/// is down (tests/WaveMesh.Dapr.Sidecar/README.md).
+/// is down (tools/WaveMesh.Dapr.Sidecar/README.md).
 /// </summary>
 [Trait("Category", "EndToEnd")]
 public sealed class Running_on_daprd_semantics(ITestOutputHelper output) : IAsyncLifetime
@@ -53,7 +53,7 @@ public sealed class Running_on_daprd_semantics(ITestOutputHelper output) : IAsyn
         ModelSize[] targets = [new(1, 16, 1), new(2, 16, 1), new(1, 32, 2), new(2, 48, 3)];
 
         var clock = Stopwatch.StartNew();
-        await mesh.UploadTeacherAsync("fmnist-tiny", Models.TrainedTeacher);
+        await mesh.UploadTeacherAsync("fmnist-tiny", Checkpoints.TrainedTeacher);
         var runId = await mesh.PutPipelineAsync("busy", "fmnist-tiny", Deployment.Config(targets)) ?? throw new InvalidOperationException("no run started");
         var run = await mesh.WaitForRunAsync(runId, Patience);
         var wall = clock.Elapsed;
@@ -82,7 +82,7 @@ public sealed class Running_on_daprd_semantics(ITestOutputHelper output) : IAsyn
     {
         var control = await mesh.StartControlAsync(PatientControl());
         await StartWorkersAsync();
-        await mesh.UploadTeacherAsync("fmnist-tiny", Models.TrainedTeacher);
+        await mesh.UploadTeacherAsync("fmnist-tiny", Checkpoints.TrainedTeacher);
         var finished = await mesh.PutPipelineAsync("first", "fmnist-tiny", Deployment.Config(new ModelSize(1, 16, 1))) ?? throw new InvalidOperationException();
         await mesh.WaitForRunAsync(finished, Patience);
         var open = await mesh.PutPipelineAsync("second", "fmnist-tiny", Deployment.Config(new ModelSize(2, 32, 2))) ?? throw new InvalidOperationException();

@@ -11,6 +11,7 @@ using WaveMesh.Engine.Vit;
 using WaveMesh.Services.Tests.Hosting;
 using WaveMesh.Transport.Dapr;
 using Xunit.Abstractions;
+using WaveMesh.Models;
 
 namespace WaveMesh.Services.Tests;
 
@@ -298,7 +299,7 @@ public sealed class Running_the_services_on_dapr(Deployment deployment, ITestOut
     async Task<(string Digest, string Chunk)> StoreDamagedModelAsync(long seed)
     {
         var store = TestStore();
-        var info = await store.PutAsync(new MemoryStream(Models.Untrained(new VitSpec { Depth = 2, Width = 48, Heads = 3 }, seed)), "vit");
+        var info = await store.PutAsync(new MemoryStream(Checkpoints.Untrained(new VitSpec { Depth = 2, Width = 48, Heads = 3 }, seed)), "vit");
         using var manifest = JsonDocument.Parse(Mesh.Sidecar.Snapshot(Mesh.Store)[$"artifact/{info.Digest}"]);
         var key = manifest.RootElement.GetProperty("chunks")[2].GetProperty("key").GetString()!;
         Mesh.Sidecar.Corrupt(Mesh.Store, key, bytes => { bytes[100] ^= 0x5a; return bytes; });

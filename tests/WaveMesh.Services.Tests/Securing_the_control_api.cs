@@ -15,7 +15,7 @@ public sealed class Securing_the_control_api(ITestOutputHelper output) : IAsyncL
     const long MaxUpload = 200_000;
     Mesh mesh = null!;
     HttpClient anonymous = null!;
-    static readonly byte[] Teacher = Models.Untrained(Models.TeacherSpec, seed: 3);   // ~110 kB
+    static readonly byte[] Teacher = Checkpoints.Untrained(Checkpoints.TeacherSpec, seed: 3);   // ~110 kB
 
     public async Task InitializeAsync()
     {

@@ -2,6 +2,7 @@ using WaveMesh.Testing;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Training;
 using WaveMesh.Stages;
+using WaveMesh.Workers;
 
 namespace WaveMesh.Stages.Tests;
 
@@ -59,8 +60,8 @@ public sealed class Running_each_job_once : IDisposable
         Assert.Null(await runner.TryCachedAsync(job));
         await runner.RunAsync(job);
 
-        Assert.Equal($"result/evaluate/{job.Key}", StageRunner.RecordKey(job));
-        var json = await folder.Store().GetRecordAsync(StageRunner.RecordKey(job));
+        Assert.Equal($"result/evaluate/{job.Key}", ResultRecords.Key(job));
+        var json = await folder.Store().GetRecordAsync(ResultRecords.Key(job));
         Assert.NotNull(json);
         var recorded = Assert.IsType<TargetEvaluated>(ContractJson.Deserialize<Envelope>(json).Open());
         Assert.Equal(0.625, recorded.Accuracy);
@@ -118,7 +119,7 @@ public sealed class Running_each_job_once : IDisposable
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => runner.RunAsync(job));
 
         Assert.Equal("the model file is corrupt", error.Message);
-        Assert.Null(await folder.Store().GetRecordAsync(StageRunner.RecordKey(job)));
+        Assert.Null(await folder.Store().GetRecordAsync(ResultRecords.Key(job)));
         Assert.Null(await runner.TryCachedAsync(job));
         var retried = (TargetEvaluated)await runner.RunAsync(job);
         Assert.Equal(2, unit.Runs);
@@ -133,7 +134,7 @@ public sealed class Running_each_job_once : IDisposable
         {
             // Another worker records its answer while this one is still running.
             var theirs = new TargetEvaluated(j.Key, j.ModelDigest, j.Subject, 0.9, 0.3, 500, new StageStats(0, 1, 1, false, "other"));
-            Assert.True(await context.Store.TryAddRecordAsync(StageRunner.RecordKey(j), ContractJson.Serialize(Envelope.Of(theirs))));
+            Assert.True(await context.Records.TryAddRecordAsync(ResultRecords.Key(j), ContractJson.Serialize(Envelope.Of(theirs))));
             return new TargetEvaluated(j.Key, j.ModelDigest, j.Subject, 0.2, 2.0, 500, new StageStats(0, 1, 1, false, context.Worker));
         });
         var runner = new StageRunner(folder.Context(), [unit]);
@@ -142,7 +143,7 @@ public sealed class Running_each_job_once : IDisposable
 
         Assert.Equal(0.9, answer.Accuracy);
         Assert.Equal(job.RunId, answer.RunId);
-        var recorded = (TargetEvaluated)ContractJson.Deserialize<Envelope>((await folder.Store().GetRecordAsync(StageRunner.RecordKey(job)))!).Open();
+        var recorded = (TargetEvaluated)ContractJson.Deserialize<Envelope>((await folder.Store().GetRecordAsync(ResultRecords.Key(job)))!).Open();
         Assert.Equal(0.9, recorded.Accuracy);
     }
 

@@ -2,6 +2,7 @@ using WaveMesh.Testing;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Stages;
+using WaveMesh.Models;
 using Xunit.Abstractions;
 
 namespace WaveMesh.Stages.Tests;
@@ -123,7 +124,7 @@ public sealed class Running_the_real_stages(ITestOutputHelper output) : IDisposa
             Assert.NotEqual(result.InitModelDigest, result.ModelDigest);
             var init = await store.GetInfoAsync(result.InitModelDigest);
             Assert.NotNull(init);
-            Assert.Equal(kind, init.Metadata["wavemesh.init"]);
+            Assert.Equal(new InitSource(kind).KindName, init.Metadata[MetadataKeys.Init]);
             var final = await store.GetInfoAsync(result.ModelDigest);
             Assert.NotNull(final);
             Assert.Equal(result.InitModelDigest, final.Metadata["wavemesh.init_digest"]);

@@ -1,17 +1,24 @@
 using WaveMesh.Testing;
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
 using WaveMesh.Stages;
+using WaveMesh.Workers;
 
 namespace WaveMesh.Stages.Tests;
 
+/// <summary>Stage runners behind a <see cref="JobHost"/> on the in-process bus, as the embedded mode runs them.</summary>
 public sealed class Working_on_a_bus : IAsyncLifetime
 {
     readonly TempFolder folder = new();
     readonly InProcessBus bus = new();
     readonly ConcurrentQueue<IntegrationEvent> seen = new();
     readonly ConcurrentDictionary<Guid, TaskCompletionSource> markers = new();
+    readonly TaskCompletionSource<IntegrationEvent> ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    readonly List<JobHost> hosts = [];
 
     public Working_on_a_bus()
     {
@@ -19,6 +26,7 @@ public sealed class Working_on_a_bus : IAsyncLifetime
         {
             seen.Enqueue(e);
             if (e is RunCompleted && markers.TryGetValue(e.RunId, out var marker)) marker.TrySetResult();
+            if (e is StageFailed or TargetEvaluated or TargetFinetuned) ended.TrySetResult(e);
             return Task.CompletedTask;
         });
     }
@@ -27,8 +35,30 @@ public sealed class Working_on_a_bus : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        foreach (var host in hosts) await host.DisposeAsync();
         await bus.DisposeAsync();
         folder.Dispose();
+    }
+
+    /// <summary>A one-attempt job host on the bus (retries are the broker tests' subject).</summary>
+    JobHost Host(IEnumerable<IStageUnit> units)
+    {
+        var host = new JobHost(new StageRunner(folder.Context(), units), bus, new InMemoryJobLeases(), new NoDeadLetters(),
+            Options.Create(new WorkerOptions { MaxAttempts = 1 }), NullLogger<JobHost>.Instance);
+        hosts.Add(host);
+        return host;
+    }
+
+    sealed class NoDeadLetters : IDeadLetters
+    {
+        public Task SendAsync(StageJob job, string reason, CancellationToken cancellation = default) => Task.CompletedTask;
+    }
+
+    /// <summary>Offers the job and waits for the event that ends it.</summary>
+    async Task Run(JobHost host, StageJob job)
+    {
+        Assert.Equal(Offer.Accepted, await host.OfferAsync(job));
+        await ended.Task.WaitAsync(TimeSpan.FromMinutes(1));
     }
 
     /// <summary>Every event the subscriber had received before a marker published now (one queue, so in order).</summary>
@@ -44,10 +74,9 @@ public sealed class Working_on_a_bus : IAsyncLifetime
     [Fact]
     public async Task Publishes_the_result_event_of_a_job_it_runs()
     {
-        var worker = new StageWorker(new StageRunner(folder.Context(), [Fakes.Evaluator(0.8)]), bus);
         var job = Fakes.Evaluation();
 
-        await worker.HandleAsync(job, CancellationToken.None);
+        await Run(Host([Fakes.Evaluator(0.8)]), job);
 
         var result = Assert.IsType<TargetEvaluated>(Assert.Single(await Received()));
         Assert.Equal(job.Key, result.JobKey);
@@ -61,46 +90,32 @@ public sealed class Working_on_a_bus : IAsyncLifetime
     {
         var unit = new FakeUnit<EvaluateModel>(StageNames.Evaluate,
             (_, _, _) => throw new InvalidOperationException("cannot read the model:\nthe header is cut short\r\n"));
-        var worker = new StageWorker(new StageRunner(folder.Context(), [unit]), bus);
         var job = Fakes.Evaluation();
 
-        await worker.HandleAsync(job, CancellationToken.None, attempt: 3);
+        await Run(Host([unit]), job);
 
         var failed = Assert.IsType<StageFailed>(Assert.Single(await Received()));
         Assert.Equal("cannot read the model: the header is cut short", failed.Reason);
         Assert.Equal(job.Key, failed.JobKey);
         Assert.Equal(StageNames.Evaluate, failed.Stage);
         Assert.Equal(job.Describe(), failed.Description);
-        Assert.Equal(3, failed.Attempts);
+        Assert.Equal(1, failed.Attempts);
         Assert.Equal(job.RunId, failed.RunId);
         Assert.Equal(job.Id, failed.CausationId);
-        Assert.Null(await folder.Store().GetRecordAsync(StageRunner.RecordKey(job)));
+        Assert.Null(await folder.Store().GetRecordAsync(ResultRecords.Key(job)));
     }
 
     [Fact]
     public async Task Publishes_StageFailed_naming_a_missing_input_of_a_real_stage()
     {
-        var worker = new StageWorker(new StageRunner(folder.Context(), StageRunner.AllStages()), bus);
         var job = Fakes.Finetune() with { Method = "wave", Init = new InitSource(InitSource.Model, Fakes.ModelDigest) };
 
-        await worker.HandleAsync(job, CancellationToken.None);
+        await Run(Host(StageRunner.AllStages()), job);
 
         var failed = Assert.IsType<StageFailed>(Assert.Single(await Received(), e => e is not StageProgress));
         Assert.Contains(Fakes.ModelDigest, failed.Reason);
         Assert.DoesNotContain('\n', failed.Reason);
         Assert.Equal(StageNames.Finetune, failed.Stage);
-    }
-
-    [Fact]
-    public async Task Rethrows_for_the_transport_to_retry_when_the_attempt_is_not_the_last()
-    {
-        var unit = new FakeUnit<EvaluateModel>(StageNames.Evaluate, (_, _, _) => throw new IOException("store is offline"));
-        var worker = new StageWorker(new StageRunner(folder.Context(), [unit]), bus);
-
-        var error = await Assert.ThrowsAsync<IOException>(() => worker.HandleAsync(Fakes.Evaluation(), CancellationToken.None, attempt: 1, finalAttempt: false));
-
-        Assert.Equal("store is offline", error.Message);
-        Assert.Empty(await Received());
     }
 
     [Fact]
@@ -112,10 +127,9 @@ public sealed class Working_on_a_bus : IAsyncLifetime
             progress.Report(new Engine.Training.StepReport("evaluate", 2, 2, 0.4, 10, TimeSpan.FromSeconds(2)));
             return Task.FromResult<IntegrationEvent>(new TargetEvaluated(job.Key, job.ModelDigest, job.Subject, 0.5, 1, 10, new StageStats(2, 1, 1, false, "w")));
         });
-        var worker = new StageWorker(new StageRunner(folder.Context(), [unit]), bus);
         var job = Fakes.Evaluation();
 
-        await worker.HandleAsync(job, CancellationToken.None);
+        await Run(Host([unit]), job);
 
         var events = await Received();
         Assert.Equal(3, events.Count);
@@ -138,6 +152,6 @@ public sealed class Working_on_a_bus : IAsyncLifetime
             _ => new AggregateException(new FormatException(message)),
         };
 
-        Assert.Equal(expected, StageWorker.Reason(e));
+        Assert.Equal(expected, Failures.Reason(e));
     }
 }

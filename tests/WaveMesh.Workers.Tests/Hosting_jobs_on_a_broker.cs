@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
 using WaveMesh.Stages;
@@ -236,7 +237,7 @@ public sealed class Watching_for_stalled_jobs : IDisposable
         var clock = new Clock();
         var leases = new InMemoryJobLeases(clock);
         var recorder = new Recorder();
-        var watchdog = new JobWatchdog(leases, new StageRunner(new StageContext { Store = folder.Store(), Datasets = new Datasets() }, []), recorder, clock);
+        var watchdog = new JobWatchdog(leases, new ResultRecords(folder.Store(), folder.Store()), recorder, clock);
         var job = Fakes.Evaluation();
         Assert.NotNull(await leases.TryClaimAsync(job.Key, "dead-worker", TimeSpan.FromSeconds(30)));
 
@@ -266,7 +267,7 @@ public sealed class Watching_for_stalled_jobs : IDisposable
         var clock = new Clock();
         var leases = new InMemoryJobLeases(clock);
         var recorder = new Recorder();
-        var watchdog = new JobWatchdog(leases, new StageRunner(new StageContext { Store = folder.Store(), Datasets = new Datasets() }, []), recorder, clock);
+        var watchdog = new JobWatchdog(leases, new ResultRecords(folder.Store(), folder.Store()), recorder, clock);
         var lost = Fakes.Evaluation("lost/wave/final");
         var running = Fakes.Evaluation("running/wave/final");
         await leases.TryClaimAsync(running.Key, "w", TimeSpan.FromMinutes(5));
@@ -287,7 +288,7 @@ public sealed class Watching_for_stalled_jobs : IDisposable
         var job = Fakes.Evaluation();
         await runner.RunAsync(job);
         var clock = new Clock();
-        var watchdog = new JobWatchdog(new InMemoryJobLeases(clock), runner, recorder, clock) { ResultGrace = TimeSpan.FromSeconds(30) };
+        var watchdog = new JobWatchdog(new InMemoryJobLeases(clock), new ResultRecords(store, store), recorder, clock) { ResultGrace = TimeSpan.FromSeconds(30) };
 
         // Within the grace the result event is most likely on its way: publishing it again would duplicate it.
         Assert.Empty(await watchdog.CheckAsync([job], TimeSpan.FromMinutes(1)));

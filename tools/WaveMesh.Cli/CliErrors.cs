@@ -4,6 +4,7 @@ using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Pipeline;
 using WaveMesh.Safetensors;
+using WaveMesh.Models;
 
 namespace WaveMesh.Cli;
 

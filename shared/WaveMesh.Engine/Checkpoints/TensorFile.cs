@@ -4,19 +4,6 @@ using static TorchSharp.torch;
 
 namespace WaveMesh.Engine.Checkpoints;
 
-/// <summary>Metadata keys WaveMesh writes into the <c>__metadata__</c> of its safetensors files.</summary>
-public static class MetadataKeys
-{
-    public const string Kind = "wavemesh.kind";                       // vit | templates | scalers
-    public const string FormatVersion = "wavemesh.format_version";
-    public const string Spec = "wavemesh.spec";                       // VitSpec JSON: the model, the target, or the templates' family
-    public const string TemplateConfig = "wavemesh.template_config";   // TemplateConfig JSON
-    public const string TeacherDigest = "wavemesh.teacher_digest";     // sha256 of the teacher file the templates were distilled from
-    public const string TemplatesDigest = "wavemesh.templates_digest"; // sha256 of the templates file the scalers belong to
-    public const string Carry = "wavemesh.carry";                     // how non-matrix parameters reach a new size (templates files)
-    public const string CurrentFormat = "1";
-}
-
 /// <summary>Named float tensors to and from safetensors files; writes are atomic.</summary>
 public static class TensorFile
 {
@@ -45,9 +32,11 @@ public static class TensorFile
         using var stream = File.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
+}
 
-    /// <summary>The metadata value, or a clear error naming the file and the key.</summary>
-    public static string Require(SafetensorsFile file, string key, string expectedKind) =>
-        file.Metadata.TryGetValue(key, out var v) ? v
-            : throw new CheckpointMismatchException($"{file.Path}: not a WaveMesh {expectedKind} file (metadata '{key}' missing)");
+/// <summary>Shapes of named tensors, for <see cref="TensorLayout.Check"/>.</summary>
+public static class TensorShapes
+{
+    public static Dictionary<string, long[]> Of(IReadOnlyDictionary<string, Tensor> tensors) =>
+        tensors.ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal);
 }

@@ -30,8 +30,8 @@ public static class WaveFiles
             [MetadataKeys.FormatVersion] = MetadataKeys.CurrentFormat,
             [MetadataKeys.Spec] = templates.Family.ToJson(),
             [MetadataKeys.TemplateConfig] = ToJson(templates.Config),
-            ["wavemesh.template_size"] = templates.Config.TemplateSize.ToString(),
-            ["wavemesh.template_counts"] = $"matrix={templates.Config.MatrixTemplates},vector={templates.Config.VectorTemplates},embedding={templates.Config.EmbeddingTemplates}",
+            [MetadataKeys.TemplateSize] = templates.Config.TemplateSize.ToString(),
+            [MetadataKeys.TemplateCounts] = $"matrix={templates.Config.MatrixTemplates},vector={templates.Config.VectorTemplates},embedding={templates.Config.EmbeddingTemplates}",
             [MetadataKeys.Carry] = Describe(templates.Config.Carry),
         };
         if (teacherDigest is not null) metadata[MetadataKeys.TeacherDigest] = teacherDigest;
@@ -55,8 +55,8 @@ public static class WaveFiles
     public static TemplatesInfo ReadTemplatesInfo(SafetensorsFile file)
     {
         ExpectKind(file, "templates");
-        return new TemplatesInfo(VitSpec.FromJson(TensorFile.Require(file, MetadataKeys.Spec, "templates")),
-            ConfigFromJson(TensorFile.Require(file, MetadataKeys.TemplateConfig, "templates")),
+        return new TemplatesInfo(VitSpec.FromJson(VitCheckpoint.Require(file, MetadataKeys.Spec, "templates")),
+            ConfigFromJson(VitCheckpoint.Require(file, MetadataKeys.TemplateConfig, "templates")),
             file.Metadata.GetValueOrDefault(MetadataKeys.TeacherDigest));
     }
 
@@ -68,7 +68,7 @@ public static class WaveFiles
             [MetadataKeys.FormatVersion] = MetadataKeys.CurrentFormat,
             [MetadataKeys.Spec] = scalers.Target.ToJson(),
             [MetadataKeys.TemplateConfig] = ToJson(scalers.Config),
-            ["wavemesh.target"] = scalers.Target.Describe(),
+            [MetadataKeys.Target] = scalers.Target.Describe(),
         };
         if (templatesDigest is not null) metadata[MetadataKeys.TemplatesDigest] = templatesDigest;
         var tensors = scalers.Tensors();
@@ -79,8 +79,8 @@ public static class WaveFiles
     {
         using var file = SafetensorsFile.Open(path);
         ExpectKind(file, "scalers");
-        var info = new ScalersInfo(VitSpec.FromJson(TensorFile.Require(file, MetadataKeys.Spec, "scalers")),
-            ConfigFromJson(TensorFile.Require(file, MetadataKeys.TemplateConfig, "scalers")),
+        var info = new ScalersInfo(VitSpec.FromJson(VitCheckpoint.Require(file, MetadataKeys.Spec, "scalers")),
+            ConfigFromJson(VitCheckpoint.Require(file, MetadataKeys.TemplateConfig, "scalers")),
             file.Metadata.GetValueOrDefault(MetadataKeys.TemplatesDigest));
         using var scope = NewDisposeScope();
         return (ScalerSet.FromTensors(info.Target, info.Config, TensorFile.ReadAll(file), device), info);
@@ -88,7 +88,7 @@ public static class WaveFiles
 
     static void ExpectKind(SafetensorsFile file, string kind)
     {
-        var actual = TensorFile.Require(file, MetadataKeys.Kind, kind);
+        var actual = VitCheckpoint.Require(file, MetadataKeys.Kind, kind);
         if (actual != kind) throw new CheckpointMismatchException($"{file.Path} holds WaveMesh {actual}, not {kind}");
     }
 }

@@ -147,7 +147,7 @@ public sealed class ScalerSet : nn.Module
     {
         var set = new ScalerSet(target, config);
         var layout = Layout(target, config);
-        TensorLayout.Check($"scalers do not match target {target.Describe()}", layout, tensors);
+        TensorLayout.Check($"scalers do not match target {target.Describe()}", layout, TensorShapes.Of(tensors));
         using var scope = NewDisposeScope();
         foreach (var (key, _) in layout)
             ParameterTree.Add(set, key, tensors[key].to(ScalarType.Float32, device ?? CPU, copy: true).detach().MoveToOuterDisposeScope());

@@ -65,7 +65,7 @@ public sealed class TemplateSet : nn.Module
     {
         var set = new TemplateSet(family, config);
         var layout = Layout(family, config);
-        TensorLayout.Check("templates do not match their configuration", layout, tensors);
+        TensorLayout.Check("templates do not match their configuration", layout, TensorShapes.Of(tensors));
         using var scope = NewDisposeScope();
         foreach (var (key, _) in layout)
             ParameterTree.Add(set, key, tensors[key].to(ScalarType.Float32, device ?? CPU, copy: true).detach().MoveToOuterDisposeScope());

@@ -1,30 +1,17 @@
 using WaveMesh.Contracts;
+using WaveMesh.Testing;
 
 namespace WaveMesh.RabbitMq.Tests.Infrastructure;
 
-/// <summary>Tiny pipeline configurations (template size 16, auxiliary 2x32x2, a few steps per stage); the teacher is uploaded.</summary>
+/// <summary>Tiny pipeline configurations (<see cref="TinyPipeline"/>); the teacher is uploaded.</summary>
 public static class TinyConfigs
 {
     /// <summary>The tiny pipeline of the embedded tests: two targets, every method (weight selection applies to 1x16x1 only).</summary>
-    public const string Pipeline = """
-        templates: { size: 16, matrix: 4, vector: 2, embedding: 4 }
-        auxiliary: 2x32x2
-        distill: { epochs: 0.03 }
-        scalers: { steps: 15, subset: 1000 }
-        finetune: { epochs: 0.01, curve_points: 2 }
-        targets: [1x16x1, 2x48x3]
-        """;
+    public static readonly string Pipeline = TinyPipeline.Pipeline();
 
-    /// <summary>WAVE only, one target; <paramref name="distillEpochs"/> long enough to interrupt the distillation.</summary>
-    public static string WaveOnly(double distillEpochs, string targets = "[1x16x1]") => $$"""
-        templates: { size: 16, matrix: 4, vector: 2, embedding: 4 }
-        auxiliary: 2x32x2
-        distill: { epochs: {{distillEpochs.ToString(System.Globalization.CultureInfo.InvariantCulture)}} }
-        scalers: { steps: 15, subset: 1000 }
-        finetune: { epochs: 0.01, curve_points: 0 }
-        methods: [wave]
-        targets: {{targets}}
-        """;
+    /// <summary>WAVE only, on <paramref name="targets"/> (default 1x16x1); <paramref name="distillEpochs"/> long enough to interrupt the distillation.</summary>
+    public static string WaveOnly(double distillEpochs, params string[] targets) =>
+        TinyPipeline.Pipeline(targets.Length == 0 ? ["1x16x1"] : targets, methods: ["wave"], distillEpochs: distillEpochs, curvePoints: 0);
 }
 
 /// <summary>Fields every stage result has.</summary>

@@ -1,6 +1,7 @@
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
+using WaveMesh.Models;
 
 namespace WaveMesh.RabbitMq.Tests.Infrastructure;
 

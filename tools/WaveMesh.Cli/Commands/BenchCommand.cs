@@ -6,6 +6,7 @@ using WaveMesh.Contracts;
 using WaveMesh.Pipeline;
 using WaveMesh.Reporting;
 using WaveMesh.Stages;
+using WaveMesh.Models;
 
 namespace WaveMesh.Cli.Commands;
 
@@ -125,7 +126,7 @@ static class BenchCommand
         var main = stored.Where(c => c.LearningRate == configured(c.Cell.Method)).Select(c => c.Cell).ToList();
         var throughput = File.Exists(throughputFile) ? ContractJson.Deserialize<ThroughputResult>(await File.ReadAllTextAsync(throughputFile, ct)) : null;
         var t = config.Teacher.Size;
-        var teacherSpec = EngineMapping.Spec(config.Pipeline.Family, t);
+        var teacherSpec = ModelMapping.Spec(config.Pipeline.Family, t);
         var a = config.Pipeline.Auxiliary;
         var report = new BenchmarkReport(command, DateTime.UtcNow, $"{Environment.ProcessorCount} cores, {Environment.OSVersion}",
             new TeacherSummary(teacher, t.Depth, t.Width, t.Heads, teacherSpec.ParameterCount, teacherAccuracy),

@@ -5,6 +5,7 @@ using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
 using static TorchSharp.torch;
+using WaveMesh.Models;
 
 namespace WaveMesh.Cli.Commands;
 

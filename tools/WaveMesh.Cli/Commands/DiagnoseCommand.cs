@@ -5,6 +5,7 @@ using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Pipeline;
 using WaveMesh.Stages;
+using WaveMesh.Models;
 
 namespace WaveMesh.Cli.Commands;
 

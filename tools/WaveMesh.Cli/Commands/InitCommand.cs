@@ -52,7 +52,7 @@ static class InitCommand
         var context = RunCommand.Context(parse, storeDir, device);
         var store = context.Store;
         var templates = await store.PutFileAsync(templatesFile.FullName, "templates", null, ct);
-        var index = await store.GetRecordAsync(DistillStage.AuxScalersRecord(templates.Digest), ct) is { } json
+        var index = await context.Records.GetRecordAsync(DistillStage.AuxScalersRecord(templates.Digest), ct) is { } json
             ? ContractJson.Deserialize<AuxScalersIndex>(json) : null;
 
         string teacherDigest = parse.GetValue(Teacher) is { } teacherFile

@@ -3,11 +3,12 @@ using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Stages;
+using WaveMesh.Models;
 
 namespace WaveMesh.Services.Tests.Hosting;
 
 /// <summary>Tiny ViT checkpoints made by the engine, as bytes of a safetensors file (what a client uploads).</summary>
-public static class Models
+public static class Checkpoints
 {
     public static readonly VitSpec TeacherSpec = new() { Depth = 2, Width = 32, Heads = 2 };
 
@@ -20,7 +21,7 @@ public static class Models
     static readonly Datasets Data = new();
 
     // One libtorch thread in the test process too: the machine has two cores and the services train beside it.
-    static Models() => TorchSharp.torch.set_num_threads(1);
+    static Checkpoints() => TorchSharp.torch.set_num_threads(1);
 
     /// <summary>The teacher of the end-to-end runs: L2 D32 H2 trained 40 steps on Fashion-MNIST (made once per test process).</summary>
     public static byte[] TrainedTeacher => trained.Value;

@@ -1,0 +1,117 @@
+using WaveMesh.Artifacts;
+using WaveMesh.Contracts;
+
+namespace WaveMesh.ControlPlane;
+
+/// <summary>
+/// Runs as the control plane persists them: a header per run (what started it, its status) and its events, appended
+/// in segments of at most <see cref="SegmentSize"/> events under keys of their own. Recording an event writes only the
+/// run's last segment, so it costs the same at the thousandth event as at the first; duplicates (redeliveries) are
+/// recognised by event id from a set kept in memory. One control replica writes; reads see every segment.
+/// </summary>
+public sealed class RunStore(IRecordStore store, int segmentSize = RunStore.DefaultSegmentSize)
+{
+    public const int DefaultSegmentSize = 100;
+    const string Index = "control/runs";
+    static string HeaderKey(Guid id) => $"control/run/{id}";
+    static string SegmentKey(Guid id, int segment) => $"control/run/{id}/events/{segment}";
+
+    readonly RecordFiles records = new(store);
+    readonly SemaphoreSlim gate = new(1, 1);
+    /// <summary>The append position of each run written in this process: its last segment and the ids it holds.</summary>
+    readonly Dictionary<Guid, EventLog> logs = [];
+
+    public int SegmentSize { get; } = segmentSize > 0 ? segmentSize : throw new ArgumentOutOfRangeException(nameof(segmentSize));
+
+    sealed class EventLog
+    {
+        public int Segment;
+        public List<Envelope> Last = [];
+        public HashSet<Guid> Ids = [];
+    }
+
+    /// <summary>Records a new run (no events yet) and lists it.</summary>
+    public async Task CreateAsync(RunRecord run, CancellationToken ct = default)
+    {
+        await records.PutAsync(HeaderKey(run.RunId), run with { Events = [] }, ct);
+        await records.AddToIndexAsync(Index, run.RunId.ToString(), ct);
+        await gate.WaitAsync(ct);
+        try { logs[run.RunId] = new EventLog(); }
+        finally { gate.Release(); }
+    }
+
+    /// <summary>A run with all its events, in the order they were recorded.</summary>
+    public async Task<RunRecord?> GetAsync(Guid id, CancellationToken ct = default)
+    {
+        if (await records.GetAsync<RunRecord>(HeaderKey(id), ct) is not { } header) return null;
+        var events = new List<Envelope>(header.Events);   // runs recorded before events had segments kept them inline
+        for (int segment = 0; await records.GetAsync<List<Envelope>>(SegmentKey(id, segment), ct) is { } part; segment++)
+            events.AddRange(part);
+        return header with { Events = events };
+    }
+
+    public async Task<IReadOnlyList<RunRecord>> ListAsync(CancellationToken ct = default)
+    {
+        var result = new List<RunRecord>();
+        foreach (var id in await records.IndexAsync(Index, ct))
+            if (await GetAsync(Guid.Parse(id), ct) is { } run) result.Add(run);
+        return result;
+    }
+
+    /// <summary>Appends <paramref name="e"/> to its run; false when the run is unknown or already has this event.</summary>
+    public async Task<bool> AppendAsync(IntegrationEvent e, CancellationToken ct = default)
+    {
+        await gate.WaitAsync(ct);
+        try
+        {
+            if (await LogOf(e.RunId, ct) is not { } log || !log.Ids.Add(e.Id)) return false;
+            if (log.Last.Count >= SegmentSize)
+            {
+                log.Segment++;
+                log.Last = [];
+            }
+            log.Last.Add(Envelope.Of(e));
+            try
+            {
+                await records.PutAsync(SegmentKey(e.RunId, log.Segment), log.Last, ct);
+            }
+            catch
+            {
+                // Not recorded: forget it, so the redelivery that follows a failed handling records it.
+                log.Last.RemoveAt(log.Last.Count - 1);
+                log.Ids.Remove(e.Id);
+                throw;
+            }
+            return true;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    public async Task SetStatusAsync(Guid id, string status, CancellationToken ct = default)
+    {
+        if (await records.GetAsync<RunRecord>(HeaderKey(id), ct) is { } header && header.Status != status)
+            await records.PutAsync(HeaderKey(id), header with { Status = status }, ct);
+    }
+
+    /// <summary>The run's append position, read from the store the first time this process writes to it.</summary>
+    async Task<EventLog?> LogOf(Guid id, CancellationToken ct)
+    {
+        if (logs.TryGetValue(id, out var known)) return known;
+        if (await records.GetAsync<RunRecord>(HeaderKey(id), ct) is not { } header) return null;
+        var log = new EventLog();
+        foreach (var inline in header.Events) log.Ids.Add(IdOf(inline));
+        for (int segment = 0; await records.GetAsync<List<Envelope>>(SegmentKey(id, segment), ct) is { } part; segment++)
+        {
+            log.Segment = segment;
+            log.Last = part;
+            foreach (var envelope in part) log.Ids.Add(IdOf(envelope));
+        }
+        logs[id] = log;
+        return log;
+    }
+
+    static Guid IdOf(Envelope envelope) => ((IntegrationEvent)envelope.Open()).Id;
+}

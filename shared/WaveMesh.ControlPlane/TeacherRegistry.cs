@@ -1,0 +1,151 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WaveMesh.Artifacts;
+using WaveMesh.Contracts;
+using WaveMesh.Models;
+using WaveMesh.Pipeline;
+using WaveMesh.Safetensors;
+
+namespace WaveMesh.ControlPlane;
+
+/// <summary>A request the control plane refuses; the message says why (it becomes a 4xx answer).</summary>
+public sealed class ControlException(int status, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+}
+
+/// <summary>
+/// Teachers and pipelines: uploads (streamed, size-limited, digest-checked), checkpoint validation, and the records of
+/// every teacher version and pipeline definition. Starts nothing: what a new version or pipeline starts is the
+/// <see cref="RunSupervisor"/>'s business.
+/// </summary>
+public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordStore, IOptions<ControlOptions> options, ILogger<TeacherRegistry> log)
+{
+    readonly RecordFiles records = new(recordStore);
+    readonly SemaphoreSlim gate = new(1, 1);
+    readonly ControlOptions o = options.Value;
+
+    const string TeachersIndex = "control/teachers";
+    const string PipelinesIndex = "control/pipelines";
+    static string TeacherKey(string name) => $"control/teacher/{name}";
+    static string PipelineKey(string name) => $"control/pipeline/{name}";
+
+    public Task<IReadOnlyList<TeacherRecord>> TeachersAsync(CancellationToken ct = default) => records.AllAsync<TeacherRecord>(TeachersIndex, TeacherKey, ct);
+
+    public Task<TeacherRecord?> TeacherAsync(string name, CancellationToken ct = default) => records.GetAsync<TeacherRecord>(TeacherKey(name), ct);
+
+    public Task<IReadOnlyList<PipelineRecord>> PipelinesAsync(CancellationToken ct = default) => records.AllAsync<PipelineRecord>(PipelinesIndex, PipelineKey, ct);
+
+    /// <summary>
+    /// Streams an uploaded checkpoint to a local file (refusing more than the configured size), checks the digest the
+    /// client claims, validates it as a ViT checkpoint, and only then stores and registers it: a file that fails any
+    /// check never reaches the store, nor the distiller.
+    /// </summary>
+    public async Task<Registration> UploadAsync(string name, Stream body, long? length, string? claimedSha256, int? heads, CancellationToken ct)
+    {
+        CheckName(name, "teacher");
+        if (length > o.MaxUploadBytes) throw new ControlException(413, $"upload of {length} bytes exceeds the limit of {o.MaxUploadBytes}");
+        Directory.CreateDirectory(o.UploadDirectory);
+        var temp = Path.Combine(o.UploadDirectory, $"{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            long total = 0;
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            {
+                var buffer = new byte[1 << 16];
+                int n;
+                while ((n = await body.ReadAsync(buffer, ct)) > 0)
+                {
+                    total += n;
+                    if (total > o.MaxUploadBytes) throw new ControlException(413, $"upload exceeds the limit of {o.MaxUploadBytes} bytes");
+                    hash.AppendData(buffer, 0, n);
+                    await file.WriteAsync(buffer.AsMemory(0, n), ct);
+                }
+            }
+            var digest = Convert.ToHexStringLower(hash.GetHashAndReset());
+            if (claimedSha256 is not null && !string.Equals(claimedSha256.Trim(), digest, StringComparison.OrdinalIgnoreCase))
+                throw new ControlException(400, $"upload corrupted in transit: its SHA-256 is {digest}, the client said {claimedSha256}");
+            var (family, size) = Validate(temp, heads);
+            var info = await store.PutFileAsync(temp, "vit", new Dictionary<string, string> { [MetadataKeys.Teacher] = name }, ct);
+            return await AddVersionAsync(name, info.Digest, info.Size, family, size, ct);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>Registers an artifact already in the store as the next version of <paramref name="name"/>, after validating it.</summary>
+    public async Task<Registration> RegisterAsync(string name, string digest, int? heads, CancellationToken ct)
+    {
+        CheckName(name, "teacher");
+        if (!ArtifactDigest.IsValid(digest)) throw new ControlException(400, $"'{digest}' is not a SHA-256 digest");
+        if (!await store.ExistsAsync(digest, ct)) throw new ControlException(404, $"artifact {digest} is not in the store");
+        var path = await store.GetFileAsync(digest, ct);
+        var (family, size) = Validate(path, heads);
+        return await AddVersionAsync(name, digest, new FileInfo(path).Length, family, size, ct);
+    }
+
+    /// <summary>Creates or changes a pipeline after checking its name, its teacher's name and its configuration.</summary>
+    public async Task<PipelineRecord> PutPipelineAsync(string name, string teacher, string config, CancellationToken ct)
+    {
+        CheckName(name, "pipeline");
+        CheckName(teacher, "teacher");
+        try { RunConfig.Parse(config, $"pipeline {name}"); }
+        catch (ConfigException e) { throw new ControlException(400, e.Message); }
+        var record = new PipelineRecord(name, teacher, config, DateTime.UtcNow);
+        await records.PutAsync(PipelineKey(name), record, ct);
+        await records.AddToIndexAsync(PipelinesIndex, name, ct);
+        return record;
+    }
+
+    static (ModelFamily, ModelSize) Validate(string path, int? heads)
+    {
+        try
+        {
+            using var file = SafetensorsFile.Open(path);
+            var spec = VitCheckpoint.SpecOf(file, heads);
+            VitLayout.Check(spec, file.Tensors.ToDictionary(t => t.Name, t => t.Shape));
+            return (ModelMapping.Family(spec), ModelMapping.Size(spec));
+        }
+        catch (Exception e) when (e is SafetensorsFormatException or CheckpointMismatchException or SpecException)
+        {
+            throw new ControlException(400, $"not a valid ViT checkpoint: {e.Message.ReplaceLineEndings(" ")}");
+        }
+    }
+
+    async Task<Registration> AddVersionAsync(string name, string digest, long bytes, ModelFamily family, ModelSize size, CancellationToken ct)
+    {
+        await gate.WaitAsync(ct);
+        try
+        {
+            var record = await TeacherAsync(name, ct) ?? new TeacherRecord(name, []);
+            if (record.Current?.Digest == digest)
+            {
+                log.LogInformation("teacher {Name} v{Version} registered again with the same digest: nothing to do", name, record.Current.Version);
+                return new Registration(name, record.Current, false);
+            }
+            var version = new TeacherVersion(record.Versions.Count + 1, digest, DateTime.UtcNow, bytes, family, size);
+            record.Versions.Add(version);
+            await records.PutAsync(TeacherKey(name), record, ct);
+            await records.AddToIndexAsync(TeachersIndex, name, ct);
+            log.LogInformation("teacher {Name} v{Version} = {Digest}", name, version.Version, digest);
+            return new Registration(name, version, true);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    static void CheckName(string name, string what)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 100 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new ControlException(400, $"{what} name '{name}' must be 1-100 letters, digits, '-', '_' or '.'");
+    }
+}
+
+/// <summary>A teacher version as registered: new (<paramref name="Changed"/>) or the current one again.</summary>
+public sealed record Registration(string Teacher, TeacherVersion Version, bool Changed);
