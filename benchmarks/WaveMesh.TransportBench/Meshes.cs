@@ -10,10 +10,9 @@ using Microsoft.Extensions.Logging;
 using WaveMesh.Contracts;
 using WaveMesh.Dapr.Sidecar;
 using WaveMesh.Hosting;
-using WaveMesh.StageHosting;
 using WaveMesh.Messaging;
 using WaveMesh.Pipeline;
-using WaveMesh.Stages;
+using WaveMesh.StageHosting;
 using WaveMesh.Workers;
 
 namespace WaveMesh.TransportBench;

@@ -1,10 +1,10 @@
 using System.Globalization;
 using WaveMesh.Contracts;
+using WaveMesh.Models;
 using WaveMesh.Pipeline;
 using WaveMesh.Reporting;
 using WaveMesh.Stages;
 using WaveMesh.Workers;
-using WaveMesh.Models;
 
 namespace WaveMesh.Benchmarks;
 

@@ -4,9 +4,9 @@ using System.Text.RegularExpressions;
 using WaveMesh.Data;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
+using WaveMesh.Models;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
-using WaveMesh.Models;
 
 namespace WaveMesh.Benchmarks;
 

@@ -4,9 +4,9 @@ using WaveMesh.Data;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
+using WaveMesh.Models;
 using WaveMesh.Reporting;
 using static TorchSharp.torch;
-using WaveMesh.Models;
 
 namespace WaveMesh.Benchmarks;
 

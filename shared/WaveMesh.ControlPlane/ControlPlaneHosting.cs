@@ -7,12 +7,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
-using WaveMesh.Contracts;
 using WaveMesh.Hosting;
 using WaveMesh.Messaging;
 using WaveMesh.Observability;
 using WaveMesh.Pipeline;
-using WaveMesh.Transport.Dapr;
 using WaveMesh.Workers;
 
 namespace WaveMesh.ControlPlane;

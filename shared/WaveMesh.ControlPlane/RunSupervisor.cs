@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
 using WaveMesh.Observability;

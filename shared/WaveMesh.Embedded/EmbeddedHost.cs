@@ -3,13 +3,12 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
-using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Messaging;
+using WaveMesh.Models;
 using WaveMesh.Observability;
 using WaveMesh.Pipeline;
 using WaveMesh.Stages;
 using WaveMesh.Workers;
-using WaveMesh.Models;
 
 namespace WaveMesh.Embedded;
 

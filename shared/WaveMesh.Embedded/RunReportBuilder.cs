@@ -1,8 +1,6 @@
-using WaveMesh.Contracts;
+using WaveMesh.Models;
 using WaveMesh.Pipeline;
 using WaveMesh.Reporting;
-using WaveMesh.Stages;
-using WaveMesh.Models;
 
 namespace WaveMesh.Embedded;
 

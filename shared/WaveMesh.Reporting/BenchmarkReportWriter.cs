@@ -1,5 +1,4 @@
 using System.Text;
-using ScottPlot;
 using ScottPlot.TickGenerators;
 using WaveMesh.Reporting.Internal;
 

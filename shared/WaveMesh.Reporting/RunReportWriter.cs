@@ -1,5 +1,4 @@
 using System.Text;
-using ScottPlot;
 using WaveMesh.Reporting.Internal;
 
 namespace WaveMesh.Reporting;

@@ -1,5 +1,3 @@
-using WaveMesh.Artifacts;
-using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;

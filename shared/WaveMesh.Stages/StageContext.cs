@@ -1,5 +1,4 @@
 using WaveMesh.Artifacts;
-using WaveMesh.Contracts;
 using static TorchSharp.torch;
 
 namespace WaveMesh.Stages;

@@ -1,5 +1,4 @@
 using Dapr;
-using Dapr.AspNetCore;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

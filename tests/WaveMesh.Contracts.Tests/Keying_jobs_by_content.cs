@@ -1,5 +1,4 @@
 using System.Text.Json;
-using WaveMesh.Contracts;
 
 namespace WaveMesh.Contracts.Tests;
 

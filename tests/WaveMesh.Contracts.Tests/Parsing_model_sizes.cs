@@ -1,5 +1,3 @@
-using WaveMesh.Contracts;
-
 namespace WaveMesh.Contracts.Tests;
 
 public sealed class Parsing_model_sizes

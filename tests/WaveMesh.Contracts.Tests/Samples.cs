@@ -1,5 +1,3 @@
-using WaveMesh.Contracts;
-
 namespace WaveMesh.Contracts.Tests;
 
 /// <summary>One filled-in instance of every job and event, with values that differ from every default.</summary>

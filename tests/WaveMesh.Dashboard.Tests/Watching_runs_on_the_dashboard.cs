@@ -1,6 +1,6 @@
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using WaveMesh.Observability;
-using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
 

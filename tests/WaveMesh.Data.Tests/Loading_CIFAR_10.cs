@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace WaveMesh.Data.Tests;
 
 public sealed class Loading_CIFAR_10 : IDisposable

@@ -3,9 +3,9 @@ using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Vit;
+using WaveMesh.Models;
 using WaveMesh.Pipeline;
 using WaveMesh.Stages;
-using WaveMesh.Models;
 
 namespace WaveMesh.Embedded.Tests;
 

@@ -1,8 +1,8 @@
 using WaveMesh.Engine.Baselines;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
-using static TorchSharp.torch;
 using WaveMesh.Models;
+using static TorchSharp.torch;
 
 namespace WaveMesh.Engine.Tests;
 

@@ -1,8 +1,7 @@
-using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
-using static TorchSharp.torch;
 using WaveMesh.Models;
+using static TorchSharp.torch;
 
 namespace WaveMesh.Engine.Tests;
 

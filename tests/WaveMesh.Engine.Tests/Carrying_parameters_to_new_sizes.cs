@@ -3,8 +3,8 @@ using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
-using static TorchSharp.torch;
 using WaveMesh.Models;
+using static TorchSharp.torch;
 
 namespace WaveMesh.Engine.Tests;
 

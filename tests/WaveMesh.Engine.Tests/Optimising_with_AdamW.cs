@@ -1,4 +1,3 @@
-using TorchSharp;
 using TorchSharp.Modules;
 using WaveMesh.Engine.Training;
 using static TorchSharp.torch;

@@ -3,9 +3,9 @@ using System.Text;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
+using WaveMesh.Models;
 using WaveMesh.Safetensors;
 using static TorchSharp.torch;
-using WaveMesh.Models;
 
 namespace WaveMesh.Engine.Tests;
 

@@ -1,6 +1,5 @@
 using WaveMesh.Data;
 using WaveMesh.Engine.Training;
-using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
 using WaveMesh.Models;
 

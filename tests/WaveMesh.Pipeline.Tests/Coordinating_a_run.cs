@@ -1,5 +1,4 @@
 using WaveMesh.Contracts;
-using WaveMesh.Pipeline;
 using static WaveMesh.Pipeline.Tests.Fabricated;
 
 namespace WaveMesh.Pipeline.Tests;

@@ -1,6 +1,5 @@
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
-using WaveMesh.Pipeline;
 using static WaveMesh.Pipeline.Tests.Fabricated;
 
 namespace WaveMesh.Pipeline.Tests;

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using WaveMesh.Contracts;
-using WaveMesh.Pipeline;
 
 namespace WaveMesh.Pipeline.Tests;
 

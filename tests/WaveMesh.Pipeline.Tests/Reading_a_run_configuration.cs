@@ -1,5 +1,4 @@
 using WaveMesh.Contracts;
-using WaveMesh.Pipeline;
 
 namespace WaveMesh.Pipeline.Tests;
 

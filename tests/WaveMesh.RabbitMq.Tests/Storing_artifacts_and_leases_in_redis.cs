@@ -3,7 +3,6 @@ using StackExchange.Redis;
 using WaveMesh.Artifacts;
 using WaveMesh.RabbitMq.Tests.Infrastructure;
 using WaveMesh.Transport.Redis;
-using WaveMesh.Workers;
 
 namespace WaveMesh.RabbitMq.Tests;
 

@@ -3,7 +3,6 @@ using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.RabbitMq.Tests.Infrastructure;
 using WaveMesh.Transport.Redis;
-using WaveMesh.Workers;
 using Xunit.Abstractions;
 
 namespace WaveMesh.RabbitMq.Tests;

@@ -1,6 +1,5 @@
 using WaveMesh.Benchmarks;
 using WaveMesh.Contracts;
-using WaveMesh.Reporting;
 
 namespace WaveMesh.Reporting.Tests;
 

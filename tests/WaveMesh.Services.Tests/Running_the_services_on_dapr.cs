@@ -7,11 +7,10 @@ using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Dapr.Sidecar;
-using WaveMesh.Engine.Vit;
+using WaveMesh.Models;
 using WaveMesh.Services.Tests.Hosting;
 using WaveMesh.Transport.Dapr;
 using Xunit.Abstractions;
-using WaveMesh.Models;
 
 namespace WaveMesh.Services.Tests;
 

@@ -1,7 +1,6 @@
-using WaveMesh.Testing;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Training;
-using WaveMesh.Stages;
+using WaveMesh.Testing;
 using WaveMesh.Workers;
 
 namespace WaveMesh.Stages.Tests;

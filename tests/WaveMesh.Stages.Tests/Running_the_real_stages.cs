@@ -1,8 +1,7 @@
-using WaveMesh.Testing;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
-using WaveMesh.Stages;
 using WaveMesh.Models;
+using WaveMesh.Testing;
 using Xunit.Abstractions;
 
 namespace WaveMesh.Stages.Tests;

@@ -1,11 +1,10 @@
-using WaveMesh.Testing;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Messaging;
-using WaveMesh.Stages;
+using WaveMesh.Testing;
 using WaveMesh.Workers;
 
 namespace WaveMesh.Stages.Tests;

@@ -5,7 +5,6 @@ using WaveMesh.Contracts;
 using WaveMesh.Messaging;
 using WaveMesh.Stages;
 using WaveMesh.Testing;
-using WaveMesh.Workers;
 
 namespace WaveMesh.Workers.Tests;
 

@@ -1,10 +1,8 @@
 using WaveMesh.Data;
-using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Training;
-using WaveMesh.Engine.Vit;
+using WaveMesh.Models;
 using WaveMesh.Pipeline;
 using WaveMesh.Safetensors;
-using WaveMesh.Models;
 
 namespace WaveMesh.Cli;
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
 using WaveMesh.Safetensors;
 using static TorchSharp.torch;

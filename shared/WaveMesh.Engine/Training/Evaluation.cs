@@ -1,4 +1,3 @@
-using TorchSharp;
 using WaveMesh.Data;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

@@ -1,6 +1,5 @@
 using WaveMesh.Data;
 using WaveMesh.Engine.Training;
-using WaveMesh.Engine.Vit;
 using static TorchSharp.torch;
 
 namespace WaveMesh.Engine.Wave;

@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using WaveMesh.Engine.Vit;
 
 namespace WaveMesh.Engine.Wave;
 

@@ -1,4 +1,3 @@
-using TorchSharp;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Vit;
 using static TorchSharp.torch;

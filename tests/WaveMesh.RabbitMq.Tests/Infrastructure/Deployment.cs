@@ -8,7 +8,6 @@ using WaveMesh.Control;
 using WaveMesh.ControlPlane;
 using WaveMesh.Transport.MassTransit;
 using WaveMesh.Transport.Redis;
-using WaveMesh.Workers;
 using Xunit.Abstractions;
 
 namespace WaveMesh.RabbitMq.Tests.Infrastructure;

@@ -2,8 +2,8 @@ using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
-using WaveMesh.Stages;
 using WaveMesh.Models;
+using WaveMesh.Stages;
 
 namespace WaveMesh.Services.Tests.Hosting;
 

@@ -3,10 +3,10 @@ using System.Globalization;
 using System.Text;
 using WaveMesh.Benchmarks;
 using WaveMesh.Contracts;
+using WaveMesh.Models;
 using WaveMesh.Pipeline;
 using WaveMesh.Reporting;
 using WaveMesh.Stages;
-using WaveMesh.Models;
 
 namespace WaveMesh.Cli.Commands;
 

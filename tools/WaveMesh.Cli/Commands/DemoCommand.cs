@@ -4,7 +4,6 @@ using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Training;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
-using static TorchSharp.torch;
 using WaveMesh.Models;
 
 namespace WaveMesh.Cli.Commands;

@@ -1,11 +1,10 @@
-using System.Globalization;
 using System.CommandLine;
+using System.Globalization;
 using WaveMesh.Benchmarks;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Pipeline;
 using WaveMesh.Stages;
-using WaveMesh.Models;
 
 namespace WaveMesh.Cli.Commands;
 
