@@ -6,6 +6,7 @@ using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.Control;
 using WaveMesh.ControlPlane;
+using WaveMesh.Testing;
 using WaveMesh.Transport.MassTransit;
 using WaveMesh.Transport.Redis;
 using Xunit.Abstractions;

@@ -1,8 +1,9 @@
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using StackExchange.Redis;
+
+using WaveMesh.Testing;
 
 namespace WaveMesh.RabbitMq.Tests.Infrastructure;
 
@@ -59,18 +60,7 @@ public static class Servers
         if (problems.Count > 0) Assert.Fail($"{string.Join("; ", problems)}: {Hint}.");
     }
 
-    static async Task<bool> Answers(string address)
-    {
-        var parts = address.Split(':');
-        using var client = new TcpClient();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-        try
-        {
-            await client.ConnectAsync(parts[0], int.Parse(parts[1]), timeout.Token);
-            return true;
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException) { return false; }
-    }
+    static Task<bool> Answers(string address) => Ports.AnswersAsync(address);
 
     /// <summary>Waits until the broker accepts AMQP connections again (after a restart).</summary>
     public static async Task WaitForRabbitMqAsync(TimeSpan timeout)

@@ -1,12 +1,10 @@
-using System.Collections.Concurrent;
 using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using WaveMesh.Stages;
+using WaveMesh.Testing;
 
 namespace WaveMesh.RabbitMq.Tests.Infrastructure;
 
@@ -33,9 +31,7 @@ public sealed class ServiceHost<TMarker>(string name, IReadOnlyDictionary<string
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Production");
-        foreach (var (key, value) in settings) builder.UseSetting(key, value);
-        builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
+        ServiceHosting.Configure(builder, Name, settings, logs, "MassTransit");
         builder.ConfigureTestServices(services =>
         {
             // A fresh prefix has no queues yet: the host is started only once its receive endpoints are bound, so no
@@ -47,15 +43,6 @@ public sealed class ServiceHost<TMarker>(string name, IReadOnlyDictionary<string
                 o.StopTimeout = TimeSpan.FromSeconds(15);
             });
             ShareDatasets(services);
-        });
-        builder.ConfigureLogging(l =>
-        {
-            l.ClearProviders();
-            l.AddProvider(new SinkProvider(Name, logs));
-            l.SetMinimumLevel(LogLevel.Information);
-            l.AddFilter("Microsoft", LogLevel.Warning);
-            l.AddFilter("System", LogLevel.Warning);
-            l.AddFilter("MassTransit", LogLevel.Warning);
         });
     }
 
@@ -90,43 +77,10 @@ public sealed class ServiceHost<TMarker>(string name, IReadOnlyDictionary<string
     }
 
     public override string ToString() => Name;
-
-    sealed class SinkProvider(string host, LogSink sink) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new Logger(host, categoryName, sink);
-        public void Dispose() { }
-    }
-
-    sealed class Logger(string host, string category, LogSink sink) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            var text = formatter(state, exception);
-            if (exception is not null) text += $" ({exception.GetType().Name}: {exception.Message.ReplaceLineEndings(" ")})";
-            sink.Add($"{DateTime.UtcNow:HH:mm:ss.fff} [{host}] {logLevel} {category.Split('.').Last()}: {text}");
-        }
-    }
 }
 
 /// <summary>Datasets shared by every worker and the teacher of this test process.</summary>
 public static class SharedData
 {
     public static readonly Datasets Datasets = new();
-}
-
-/// <summary>Log lines of every host of a test, printed to the test's output when it ends.</summary>
-public sealed class LogSink
-{
-    readonly ConcurrentQueue<string> lines = new();
-
-    public void Add(string line)
-    {
-        lines.Enqueue(line);
-        while (lines.Count > 20_000 && lines.TryDequeue(out _)) { }
-    }
-
-    public IReadOnlyList<string> Lines => [.. lines];
 }

@@ -8,6 +8,8 @@ using WaveMesh.Control;
 using WaveMesh.Dapr.Sidecar;
 using WaveMesh.Stages;
 
+using WaveMesh.Testing;
+
 namespace WaveMesh.Services.Tests.Hosting;
 
 /// <summary>
