@@ -43,11 +43,18 @@ public sealed class RunStore(IRecordStore store, int segmentSize = RunStore.Defa
     /// <summary>A run with all its events, in the order they were recorded.</summary>
     public async Task<RunRecord?> GetAsync(Guid id, CancellationToken ct = default)
     {
+        if (await ReadAsync(id, ct) is not ({ } header, var segments)) return null;
+        // Runs recorded before events had segments kept them inline, ahead of any appended since.
+        return header with { Events = [.. header.Events, .. segments.SelectMany(part => part)] };
+    }
+
+    /// <summary>A run's header and its event segments in order, as stored; null when the run is unknown.</summary>
+    async Task<(RunRecord Header, List<List<Envelope>> Segments)?> ReadAsync(Guid id, CancellationToken ct)
+    {
         if (await records.GetAsync<RunRecord>(HeaderKey(id), ct) is not { } header) return null;
-        var events = new List<Envelope>(header.Events);   // runs recorded before events had segments kept them inline
-        for (int segment = 0; await records.GetAsync<List<Envelope>>(SegmentKey(id, segment), ct) is { } part; segment++)
-            events.AddRange(part);
-        return header with { Events = events };
+        var segments = new List<List<Envelope>>();
+        while (await records.GetAsync<List<Envelope>>(SegmentKey(id, segments.Count), ct) is { } part) segments.Add(part);
+        return (header, segments);
     }
 
     public async Task<IReadOnlyList<RunRecord>> ListAsync(CancellationToken ct = default)
@@ -100,15 +107,9 @@ public sealed class RunStore(IRecordStore store, int segmentSize = RunStore.Defa
     async Task<EventLog?> LogOf(Guid id, CancellationToken ct)
     {
         if (logs.TryGetValue(id, out var known)) return known;
-        if (await records.GetAsync<RunRecord>(HeaderKey(id), ct) is not { } header) return null;
-        var log = new EventLog();
-        foreach (var inline in header.Events) log.Ids.Add(IdOf(inline));
-        for (int segment = 0; await records.GetAsync<List<Envelope>>(SegmentKey(id, segment), ct) is { } part; segment++)
-        {
-            log.Segment = segment;
-            log.Last = part;
-            foreach (var envelope in part) log.Ids.Add(IdOf(envelope));
-        }
+        if (await ReadAsync(id, ct) is not ({ } header, var segments)) return null;
+        var log = new EventLog { Segment = Math.Max(0, segments.Count - 1), Last = segments.Count > 0 ? segments[^1] : [] };
+        foreach (var envelope in header.Events.Concat(segments.SelectMany(part => part))) log.Ids.Add(IdOf(envelope));
         logs[id] = log;
         return log;
     }
