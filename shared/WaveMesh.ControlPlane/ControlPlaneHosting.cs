@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -42,6 +43,8 @@ public static class ControlPlaneHosting
             sp.GetRequiredService<ILogger<RunSupervisor>>()));
         builder.Services.AddSingleton<IEventHandler>(sp => sp.GetRequiredService<RunSupervisor>());
         builder.Services.AddHostedService<ControlLoop>();
+        // /health (readiness) says 503 until the ledger is loaded and unfinished runs are restored, as the API does.
+        builder.Services.AddHealthChecks().AddCheck<RunLedgerReadiness>("run-ledger", tags: ["ready"]);
         return builder;
     }
 
@@ -124,6 +127,14 @@ public static class ControlPlaneHosting
     /// unfinished run, retrying each step until it succeeds; only then are events handled. Then looks for stalled jobs
     /// at the configured interval.
     /// </summary>
+    sealed class RunLedgerReadiness(RunSupervisor supervisor) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            Task.FromResult(supervisor.IsReady
+                ? HealthCheckResult.Healthy("run ledger loaded")
+                : HealthCheckResult.Unhealthy(supervisor.StartupProblem ?? "the run ledger is being loaded"));
+    }
+
     sealed class ControlLoop(RunSupervisor supervisor, LedgerPersistence ledger, IOptions<ControlOptions> options, ILogger<ControlLoop> log) : BackgroundService
     {
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)

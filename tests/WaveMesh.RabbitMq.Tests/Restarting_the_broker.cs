@@ -19,7 +19,7 @@ public sealed class Restarting_the_broker(ITestOutputHelper output) : IAsyncLife
     [Fact]
     public async Task Services_reconnect_after_a_broker_restart_in_the_middle_of_a_run_and_the_run_completes()
     {
-        deployment.StartAll();
+        await deployment.StartAllAsync();
         var runId = await deployment.StartRunAsync(TinyConfigs.WaveOnly(distillEpochs: 0.03));
         var progress = await deployment.Events.WaitForAsync<StageProgress>(p => p.RunId == runId && p.Stage == StageNames.Distill,
             TimeSpan.FromMinutes(1), "distillation under way");

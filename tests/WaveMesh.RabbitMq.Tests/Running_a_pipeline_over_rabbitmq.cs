@@ -21,7 +21,7 @@ public sealed class Running_a_pipeline_over_rabbitmq(ITestOutputHelper output) :
     [Fact]
     public async Task Runs_the_tiny_pipeline_across_the_five_services_with_accuracies_on_every_branch()
     {
-        deployment.StartAll();
+        await deployment.StartAllAsync();
         var refused = await deployment.Api.PutAsJsonAsync("/api/pipelines/tiny", new { teacher = Deployment.TeacherName, config = TinyConfigs.Pipeline });
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
 

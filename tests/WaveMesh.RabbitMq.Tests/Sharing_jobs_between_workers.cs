@@ -21,7 +21,7 @@ public sealed class Sharing_jobs_between_workers(ITestOutputHelper output) : IAs
     [Fact]
     public async Task Two_scaler_trainers_split_six_targets_and_each_target_runs_exactly_once()
     {
-        deployment.StartControl();
+        await deployment.StartControlAsync();
         deployment.StartWorker<Distiller.DistillerService>("distiller");
         deployment.StartWorker<ScalerTrainer.ScalerTrainerService>("scaler-a");
         deployment.StartWorker<ScalerTrainer.ScalerTrainerService>("scaler-b");

@@ -21,7 +21,7 @@ public sealed class Taking_over_from_a_killed_worker(ITestOutputHelper output) :
     [Fact]
     public async Task Another_worker_completes_the_job_of_a_worker_killed_mid_job_without_duplicate_or_corrupt_artifacts()
     {
-        deployment.StartControl();
+        await deployment.StartControlAsync();
         var distillers = new Dictionary<string, IServiceHost>
         {
             ["distiller-a"] = deployment.StartWorker<Distiller.DistillerService>("distiller-a"),

@@ -98,6 +98,12 @@ public sealed class Running_on_daprd_semantics(ITestOutputHelper output) : IAsyn
         // Meanwhile the API says it is starting, instead of answering from an empty ledger.
         using (var starting = await mesh.ControlApi.GetAsync($"/api/runs/{finished}"))
             Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, starting.StatusCode);
+        // ... and its readiness probe says so too (a load balancer keeps traffic away).
+        using (var probe = await mesh.ControlApi.GetAsync("/health"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, probe.StatusCode);
+            Assert.Equal("Unhealthy", await probe.Content.ReadAsStringAsync());
+        }
         mesh.Sidecar.BecomeAvailable();
         await mesh.Sidecar.AddAppAsync("control", restarted.BaseAddress, Mesh.AppApiToken);
 

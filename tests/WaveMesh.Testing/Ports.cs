@@ -19,3 +19,29 @@ public static class Ports
         catch (Exception e) when (e is SocketException or OperationCanceledException) { return false; }
     }
 }
+
+/// <summary>A host's readiness as its probes report it.</summary>
+public static class Readiness
+{
+    /// <summary>
+    /// Polls <c>GET /health</c> (every check, readiness included) until it answers 200; throws with the last answer when
+    /// <paramref name="timeout"/> (default 60 s) passes first.
+    /// </summary>
+    public static async Task WaitUntilHealthyAsync(HttpClient client, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        var last = "no answer";
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var response = await client.GetAsync("/health");
+                if (response.IsSuccessStatusCode) return;
+                last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+            }
+            catch (HttpRequestException e) { last = e.Message; }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"{client.BaseAddress}health did not answer 200 in time; last answer: {last}");
+    }
+}

@@ -92,8 +92,8 @@ public sealed class Deployment : IAsyncDisposable
         ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "",
     };
 
-    /// <summary>The control service; its API is <see cref="Api"/>.</summary>
-    public ServiceHost<ControlServiceHost> StartControl()
+    /// <summary>The control service, once its run ledger is loaded; its API is <see cref="Api"/>.</summary>
+    public async Task<ServiceHost<ControlServiceHost>> StartControlAsync()
     {
         var settings = Common("control");
         settings["WaveMesh:Control:ApiToken"] = ApiToken;
@@ -103,6 +103,7 @@ public sealed class Deployment : IAsyncDisposable
         var host = Add(new ServiceHost<ControlServiceHost>("control", settings, Logs)).Start();
         api = host.CreateClient();
         api.Timeout = TimeSpan.FromMinutes(2);
+        await Readiness.WaitUntilHealthyAsync(api);
         return host;
     }
 
@@ -123,9 +124,9 @@ public sealed class Deployment : IAsyncDisposable
     }
 
     /// <summary>Control and one worker of each stage.</summary>
-    public void StartAll()
+    public async Task StartAllAsync()
     {
-        StartControl();
+        await StartControlAsync();
         StartWorker<Distiller.DistillerService>("distiller");
         StartWorker<ScalerTrainer.ScalerTrainerService>("scaler-trainer");
         StartWorker<Finetuner.FinetunerService>("finetuner");

@@ -135,6 +135,7 @@ public sealed class Mesh : IAsyncDisposable
     {
         var host = await StartAsync<ControlServiceHost>("control", "control", settings ?? ControlSettings());
         UseControl(host);
+        await Readiness.WaitUntilHealthyAsync(ControlApi);   // the ledger is loaded: the API answers from it
         return host;
     }
 
