@@ -56,6 +56,17 @@ public sealed record StageFailed(string JobKey, string Stage, string Description
 public sealed record StageProgress(string JobKey, string Stage, string Description, int Step, int Steps, double Loss,
     double ExamplesPerSecond, double ElapsedSeconds, string Worker) : IntegrationEvent;
 
+/// <summary>
+/// The model of <see cref="Size"/> that passed its pipeline's promotion gate is now the one served for
+/// (<see cref="Teacher"/>, <see cref="Size"/>); <see cref="Replaced"/> is the digest of the model it replaced, if any.
+/// </summary>
+public sealed record ModelPromoted(string Teacher, string TeacherDigest, ModelSize Size, string Method, double Accuracy, string ModelDigest,
+    string? Replaced) : IntegrationEvent;
+
+/// <summary>A size's best candidate was not promoted; <see cref="Reason"/> is one line for a person (the promoted model, if any, stays).</summary>
+public sealed record PromotionRejected(string Teacher, string TeacherDigest, ModelSize Size, string? Method, double? Accuracy, string? ModelDigest,
+    string Reason) : IntegrationEvent;
+
 /// <summary>Every job of a run has ended; <see cref="Outcome"/> is one of <see cref="RunOutcome"/>.</summary>
 public sealed record RunCompleted(string Outcome, int Jobs, int Failed) : IntegrationEvent;
 

@@ -7,6 +7,7 @@ public static class MessageTypes
     [
         typeof(TeacherChanged), typeof(TemplatesDistilled), typeof(ScalersTrained), typeof(TargetFinetuned),
         typeof(TargetEvaluated), typeof(StageFailed), typeof(StageProgress), typeof(RunCompleted),
+        typeof(ModelPromoted), typeof(PromotionRejected),
     ];
 
     public static readonly IReadOnlyList<Type> Jobs = [typeof(DistillTemplates), typeof(TrainScalers), typeof(FinetuneTarget), typeof(EvaluateModel)];

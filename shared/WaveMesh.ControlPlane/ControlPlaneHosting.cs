@@ -37,8 +37,9 @@ public static class ControlPlaneHosting
         builder.Services.AddSingleton(sp => new TeacherRegistry(sp.GetRequiredService<IArtifactStore>(), sp.GetRequiredService<IRecordStore>(),
             sp.GetRequiredService<IOptions<ControlOptions>>(), sp.GetRequiredService<ILogger<TeacherRegistry>>()));
         builder.Services.AddSingleton(sp => new RunStore(sp.GetRequiredService<IRecordStore>()));
+        builder.Services.AddSingleton(sp => new ModelRegistry(sp.GetRequiredService<IRecordStore>()));
         builder.Services.AddSingleton(sp => new RunSupervisor(sp.GetRequiredService<TeacherRegistry>(), sp.GetRequiredService<RunStore>(),
-            sp.GetRequiredService<ResultRecords>(), sp.GetRequiredService<ObservedBus>(), sp.GetRequiredService<PipelineController>(),
+            sp.GetRequiredService<ModelRegistry>(), sp.GetRequiredService<ResultRecords>(), sp.GetRequiredService<ObservedBus>(), sp.GetRequiredService<PipelineController>(),
             sp.GetRequiredService<JobWatchdog>(), sp.GetRequiredService<RunLedger>(), sp.GetRequiredService<IOptions<ControlOptions>>(),
             sp.GetRequiredService<ILogger<RunSupervisor>>()));
         builder.Services.AddSingleton<IEventHandler>(sp => sp.GetRequiredService<RunSupervisor>());
@@ -113,6 +114,7 @@ public static class ControlPlaneHosting
         api.MapGet("/teachers/{name}", async (string name, CancellationToken ct) =>
             await registry.TeacherAsync(name, ct) is { } t ? Results.Ok(t) : Results.NotFound());
         api.MapGet("/pipelines", async (CancellationToken ct) => Results.Ok(await registry.PipelinesAsync(ct)));
+        app.MapModelRegistry(api, write);
         return app;
     }
 

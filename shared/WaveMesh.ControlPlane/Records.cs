@@ -14,8 +14,12 @@ public sealed record TeacherRecord(string Name, List<TeacherVersion> Versions)
 /// <summary>A pipeline: the teacher it follows and its configuration (the run configuration's YAML; its teacher section is not used).</summary>
 public sealed record PipelineRecord(string Name, string Teacher, string Config, DateTime UpdatedAt);
 
-/// <summary>A run as persisted: what started it and every event it has received, enough to rebuild it after a restart.</summary>
-public sealed record RunRecord(Guid RunId, string Pipeline, DateTime StartedAt, TeacherChanged Teacher, string Config, List<Envelope> Events, string Status)
+/// <summary>
+/// A run as persisted: what started it and every event it has received, enough to rebuild it after a restart.
+/// <paramref name="OnDemand"/> is the one size of a run asked for on demand (stage 2 and an evaluation only).
+/// </summary>
+public sealed record RunRecord(Guid RunId, string Pipeline, DateTime StartedAt, TeacherChanged Teacher, string Config, List<Envelope> Events, string Status,
+    ModelSize? OnDemand = null)
 {
     public const string Running = "running";
 }

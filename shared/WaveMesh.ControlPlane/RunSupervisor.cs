@@ -16,9 +16,11 @@ namespace WaveMesh.ControlPlane;
 /// and hands it to the same <see cref="PipelineController"/> the embedded mode uses, rebuilds unfinished runs after a
 /// restart, and re-offers stalled and dead-lettered jobs. One control replica is expected.
 /// </summary>
-public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, ResultRecords results, IEventBus bus, PipelineController controller,
-    JobWatchdog watchdog, RunLedger ledger, IOptions<ControlOptions> options, ILogger<RunSupervisor> log) : IEventHandler
+public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, ModelRegistry models, ResultRecords results, IEventBus bus,
+    PipelineController controller, JobWatchdog watchdog, RunLedger ledger, IOptions<ControlOptions> options, ILogger<RunSupervisor> log) : IEventHandler
 {
+    /// <summary>(run, size) pairs whose promotion is decided, so later events of the run skip them without reading the registry.</summary>
+    readonly ConcurrentDictionary<(Guid, ModelSize), bool> decided = new();
     readonly ControlOptions o = options.Value;
     /// <summary>The trace each live run started in, so the watchdog's re-offers stay in the run's one trace.</summary>
     readonly ConcurrentDictionary<Guid, ActivityContext> runTraces = new();
@@ -53,14 +55,30 @@ public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, Resul
     public async Task<Guid?> StartRunAsync(PipelineRecord pipeline, CancellationToken ct = default) =>
         (await registry.TeacherAsync(pipeline.Teacher, ct))?.Current is { } current ? await StartRunAsync(pipeline, pipeline.Teacher, current, ct) : null;
 
-    async Task<Guid> StartRunAsync(PipelineRecord pipeline, string teacherName, TeacherVersion version, CancellationToken ct)
+    /// <summary>
+    /// A size nobody planned, from <paramref name="pipeline"/>'s templates for its teacher's current version: stage 2 and
+    /// an evaluation only (stage 1 is found in the cache when the pipeline has run). Its model is promoted if it passes the gate.
+    /// </summary>
+    public async Task<Guid> StartOnDemandAsync(PipelineRecord pipeline, ModelSize size, CancellationToken ct = default) =>
+        (await registry.TeacherAsync(pipeline.Teacher, ct))?.Current is { } current
+            ? await StartRunAsync(pipeline, pipeline.Teacher, current, ct, size)
+            : throw new ControlException(404, $"teacher {pipeline.Teacher} has no version yet");
+
+    /// <summary>The definition a run follows: its pipeline's configuration, narrowed to one size for an on-demand run.</summary>
+    static PipelineDefinition Definition(string pipeline, string config, ModelSize? onDemand)
+    {
+        var definition = RunConfig.Parse(config, $"pipeline {pipeline}").Pipeline with { Name = pipeline };
+        return onDemand is { } size ? definition.OnDemand(size) : definition;
+    }
+
+    async Task<Guid> StartRunAsync(PipelineRecord pipeline, string teacherName, TeacherVersion version, CancellationToken ct, ModelSize? onDemand = null)
     {
         await Ready(ct);
-        var definition = RunConfig.Parse(pipeline.Config, $"pipeline {pipeline.Name}").Pipeline with { Name = pipeline.Name };
+        var definition = Definition(pipeline.Name, pipeline.Config, onDemand);
         var runId = Guid.NewGuid();
         var teacher = new TeacherChanged(version.Digest, $"{teacherName} v{version.Version}", version.Family, version.Size) { RunId = runId };
         if (Activity.Current is { } trace) runTraces[runId] = trace.Context;
-        await runs.CreateAsync(new RunRecord(runId, pipeline.Name, DateTime.UtcNow, teacher, pipeline.Config, [], RunRecord.Running), ct);
+        await runs.CreateAsync(new RunRecord(runId, pipeline.Name, DateTime.UtcNow, teacher, pipeline.Config, [], RunRecord.Running, onDemand), ct);
         ledger.StartRun(runId, pipeline.Name, teacher.Name, teacher.TeacherDigest, DateTime.UtcNow);
         await bus.PublishAsync(teacher, ct);
         await controller.StartAsync(definition, teacher, ct);
@@ -77,7 +95,7 @@ public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, Resul
         ledger.Apply(e);
         if (e is TeacherChanged external && external.RunId == Guid.Empty)
         {
-            var name = external.Name.Split(' ')[0];
+            var name = TeacherName(external);
             try { await StartRunsAsync(await registry.RegisterAsync(name, external.TeacherDigest, external.Size.Heads, ct), ct); }
             catch (ControlException x) { log.LogWarning("TeacherChanged for {Name} refused: {Reason}", name, x.Message); }
             return;
@@ -85,8 +103,39 @@ public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, Resul
         if (e is StageProgress || controller.Find(e.RunId) is not { } run) return;
         await runs.AppendAsync(e, ct);
         await controller.HandleAsync(e, ct);
+        if (e is TargetEvaluated or StageFailed) await PromoteAsync(run, ct);
         if (run.IsComplete) await runs.SetStatusAsync(e.RunId, run.Completion().Outcome, ct);
     }
+
+    /// <summary>Decides the promotion of every size of <paramref name="run"/> that is settled and not decided yet, and publishes each decision.</summary>
+    async Task PromoteAsync(RunCoordinator run, CancellationToken ct)
+    {
+        List<ModelSize> sizes;
+        lock (run) sizes = [.. Promotion.SettledSizes(run.State, run.IsComplete).Where(size => !decided.ContainsKey((run.RunId, size)))];
+        if (sizes.Count == 0) return;
+        var teacher = TeacherName(run.State.Teacher);
+        foreach (var size in sizes)
+        {
+            (PromotionCandidate?, string?) choice;
+            lock (run) choice = Promotion.Choose(run.State, size, run.State.Definition.Promotion);
+            var decision = await models.DecideAsync(teacher, run.State.Teacher.TeacherDigest, run.RunId, size, choice,
+                run.State.Definition.Promotion.Tolerance, ct);
+            decided[(run.RunId, size)] = true;
+            switch (decision)
+            {
+                case ModelPromoted p:
+                    log.LogInformation("promoted {Method} {Size} of teacher {Teacher} at {Accuracy:P2} (run {Run})", p.Method, size, teacher, p.Accuracy, run.RunId);
+                    break;
+                case PromotionRejected r:
+                    log.LogInformation("no promotion for {Size} of teacher {Teacher} (run {Run}): {Reason}", size, teacher, run.RunId, r.Reason);
+                    break;
+            }
+            if (decision is not null) await bus.PublishAsync(decision, ct);
+        }
+    }
+
+    /// <summary>The registry name of a run's teacher (its announcement reads "name vN").</summary>
+    static string TeacherName(TeacherChanged teacher) => teacher.Name.Split(' ')[0];
 
     /// <summary>After a restart: every run still running is rebuilt from its recorded events.</summary>
     public async Task RestoreAsync(CancellationToken ct = default)
@@ -94,7 +143,7 @@ public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, Resul
         foreach (var record in await runs.ListAsync(ct))
         {
             if (record.Status != RunRecord.Running) continue;
-            var definition = RunConfig.Parse(record.Config, $"pipeline {record.Pipeline}").Pipeline with { Name = record.Pipeline };
+            var definition = Definition(record.Pipeline, record.Config, record.OnDemand);
             var run = controller.Restore(definition, record.Teacher, record.Events.Select(x => (IntegrationEvent)x.Open()));
             log.LogInformation("run {Run} restored with {Events} events", record.RunId, record.Events.Count);
             // Jobs the previous process admitted may never have reached the bus (it stopped mid-handling): offer again
@@ -103,6 +152,8 @@ public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, Resul
             lock (run) outstanding = [.. run.Outstanding];
             foreach (var job in await watchdog.CheckAsync(outstanding, TimeSpan.Zero, ct))
                 log.LogInformation("job {Job} of restored run {Run} offered again", job.Describe(), record.RunId);
+            // Sizes settled before the stop whose decision was not recorded are decided now (recorded ones are skipped).
+            await PromoteAsync(run, ct);
         }
     }
 

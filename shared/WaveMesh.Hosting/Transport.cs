@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 using WaveMesh.Artifacts;
 using WaveMesh.Messaging;
@@ -14,7 +16,9 @@ namespace WaveMesh.Hosting;
 /// <summary>
 /// The broker and the artifact store a service uses, chosen at start-up: WaveMesh:Transport is dapr (pub/sub and state
 /// through the sidecar) or rabbitmq (MassTransit); with rabbitmq, artifacts go through the Dapr state store when a
-/// sidecar is configured (WaveMesh:Artifacts:Store=dapr) and straight to Redis otherwise.
+/// sidecar is configured (WaveMesh:Artifacts:Store=dapr) and straight to Redis otherwise. inprocess puts the control
+/// plane and the stage workers in one process (<c>wavemesh serve</c>): an in-process bus, in-memory leases and a file
+/// store under WaveMesh:Store.
 /// </summary>
 public static class Transport
 {
@@ -23,7 +27,10 @@ public static class Transport
     public const string Dapr = "dapr";
     public const string RabbitMq = "rabbitmq";
     public const string Redis = "redis";
-    public static readonly string[] Known = [Dapr, RabbitMq];
+    public const string InProcess = "inprocess";
+    /// <summary>The folder of the in-process transport's file store.</summary>
+    public const string FileStoreKey = "WaveMesh:Store";
+    public static readonly string[] Known = [Dapr, RabbitMq, InProcess];
 
     public static string Selected(IConfiguration configuration)
     {
@@ -45,7 +52,9 @@ public static class Transport
     {
         var services = builder.Services;
         var configuration = builder.Configuration;
-        if (Selected(configuration) == Dapr) services.AddDaprTransport(configuration);
+        var selected = Selected(configuration);
+        if (selected == Dapr) services.AddDaprTransport(configuration);
+        else if (selected == InProcess) AddInProcess(services, configuration);
         else
         {
             int slots = configuration.GetSection(WorkerOptions.Section).GetValue<int?>(nameof(WorkerOptions.Slots)) ?? 1;
@@ -54,6 +63,30 @@ public static class Transport
             else AddRedisState(services, configuration);
         }
         return builder;
+    }
+
+    /// <summary>One bus, store and lease table for every part of the process (registered once, however many parts ask).</summary>
+    static void AddInProcess(IServiceCollection services, IConfiguration configuration)
+    {
+        var root = configuration[FileStoreKey] ?? throw new InvalidOperationException($"{FileStoreKey} must name the store folder of the inprocess transport");
+        services.TryAddSingleton<InProcessBus>();
+        services.TryAddSingleton<IEventBus>(sp => sp.GetRequiredService<InProcessBus>());
+        services.TryAddSingleton<Messaging.ISubscriber>(sp => sp.GetRequiredService<InProcessBus>());
+        services.TryAddSingleton(_ => new FileArtifactStore(root));
+        services.TryAddSingleton<IArtifactStore>(sp => sp.GetRequiredService<FileArtifactStore>());
+        services.TryAddSingleton<IRecordStore>(sp => sp.GetRequiredService<FileArtifactStore>());
+        services.TryAddSingleton<IJobLeases>(_ => new InMemoryJobLeases());
+        services.TryAddSingleton<IDeadLetters>(sp => new LoggedDeadLetters(sp.GetRequiredService<ILogger<LoggedDeadLetters>>()));
+    }
+
+    /// <summary>The in-process transport's dead letters: nothing redelivers them, so they are logged (the job's StageFailed event ended its run).</summary>
+    sealed class LoggedDeadLetters(ILogger<LoggedDeadLetters> log) : IDeadLetters
+    {
+        public Task SendAsync(WaveMesh.Contracts.StageJob job, string reason, CancellationToken cancellation = default)
+        {
+            log.LogWarning("job {Job} of run {Run} failed for good: {Reason}", job.Describe(), job.RunId, reason);
+            return Task.CompletedTask;
+        }
     }
 
     static void AddRedisState(IServiceCollection services, IConfiguration configuration)
@@ -87,10 +120,21 @@ public static class Transport
     /// <summary>Where the orchestrator's events arrive: Dapr subscriptions, or (RabbitMQ) the consumers already registered.</summary>
     public static WebApplication MapEventHandler(this WebApplication app)
     {
-        if (Selected(app.Configuration) == Dapr)
+        var selected = Selected(app.Configuration);
+        var handler = app.Services.GetRequiredService<IEventHandler>();
+        if (selected == Dapr) app.MapDaprEventSubscriptions(handler.HandleAsync);
+        else if (selected == InProcess)
         {
-            var handler = app.Services.GetRequiredService<IEventHandler>();
-            app.MapDaprEventSubscriptions(handler.HandleAsync);
+            var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("WaveMesh.Hosting.InProcess");
+            // One at a time, in publication order, as the control plane handles one run's events.
+            app.Services.GetRequiredService<Messaging.ISubscriber>().Subscribe<WaveMesh.Contracts.IntegrationEvent>(async (e, ct) =>
+            {
+                try { await handler.HandleAsync(e, ct); }
+                catch (Exception x) when (x is not OperationCanceledException)
+                {
+                    log.LogError(x, "handling {Event} of run {Run} failed", e.GetType().Name, e.RunId);
+                }
+            });
         }
         return app;
     }
@@ -105,7 +149,19 @@ public static class Transport
     /// <summary>Where a worker's jobs arrive (at its <see cref="IJobOffer"/>): Dapr subscriptions, or (RabbitMQ) the consumers already registered.</summary>
     public static WebApplication MapJobHost(this WebApplication app)
     {
-        if (Selected(app.Configuration) == Dapr) app.MapDaprJobSubscriptions(app.Services.GetRequiredService<IJobOffer>());
+        var selected = Selected(app.Configuration);
+        var offer = app.Services.GetRequiredService<IJobOffer>();
+        if (selected == Dapr) app.MapDaprJobSubscriptions(offer);
+        else if (selected == InProcess)
+        {
+            var stages = offer.Stages.ToHashSet(StringComparer.Ordinal);
+            int slots = app.Configuration.GetSection(WorkerOptions.Section).GetValue<int?>(nameof(WorkerOptions.Slots)) ?? 1;
+            // The job host holds a delivery until a slot is free, so as many deliveries as slots are taken at once.
+            app.Services.GetRequiredService<Messaging.ISubscriber>().Subscribe<WaveMesh.Contracts.StageJob>(async (job, ct) =>
+            {
+                if (stages.Contains(job.Stage)) await offer.OfferAsync(job, ct);
+            }, concurrency: slots);
+        }
         return app;
     }
 }

@@ -48,8 +48,12 @@ public sealed class InProcessBus : IEventBus, ISubscriber, IAsyncDisposable
         catch (OperationCanceledException) when (stopping.IsCancellationRequested) { }
     }
 
+    int disposed;
+
+    /// <summary>Stops every consumer; safe to call more than once (a container disposes it once per service type it is registered as).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 1) return;
         Subscription[] all;
         lock (subscriptions) { all = [.. subscriptions]; subscriptions.Clear(); }
         foreach (var s in all) s.Queue.Writer.TryComplete();

@@ -43,6 +43,18 @@ public sealed record PipelineDefinition
     public IReadOnlyList<MethodPlan> Methods { get; init; } = [];
     public int CurvePoints { get; init; } = 4;
     public long Seed { get; init; }
+    /// <summary>Which of a size's models is promoted in the model registry.</summary>
+    public PromotionPolicy Promotion { get; init; } = new();
+
+    /// <summary>
+    /// A size asked for on demand: stage 2 from this pipeline's templates and the evaluation of the model it makes (WAVE
+    /// with no stage-3 step), nothing else.
+    /// </summary>
+    public PipelineDefinition OnDemand(ModelSize size)
+    {
+        var wave = Methods.FirstOrDefault(m => m.Method == Pipeline.Methods.Wave)?.Training ?? new TrainSettings(0);
+        return this with { Targets = [size], Methods = [new MethodPlan(Pipeline.Methods.Wave, wave with { Steps = 0 })], CurvePoints = 0 };
+    }
 
     /// <summary>Stage 1 for <paramref name="teacherDigest"/>: templates distilled through the auxiliary model.</summary>
     public DistillTemplates DistillJob(string teacherDigest) =>

@@ -95,7 +95,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
 
     static RunConfig Bind(Reader r, YamlMappingNode root)
     {
-        r.Known(root, "", "seed", "data", "teacher", "family", "templates", "auxiliary", "distill", "scalers", "finetune", "methods", "targets");
+        r.Known(root, "", "seed", "data", "teacher", "family", "templates", "auxiliary", "distill", "scalers", "finetune", "methods", "targets", "promotion");
         long seed = r.Long(root, "seed", 0);
 
         var data = r.Map(root, "data");
@@ -181,6 +181,16 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
             WarmupSteps: r.OptionalInt(warmups, $"finetune.warmup_steps.{m}", m, min: 0) ?? (defaultWarmups.TryGetValue(m, out var w) ? w : null),
             Perturb: r.OptionalDouble(perturbs, $"finetune.perturb.{m}", m, min: 0)))).ToList();
 
+        var promotionNode = r.Map(root, "promotion");
+        r.Known(promotionNode, "promotion", "min_accuracy", "beat", "tolerance");
+        double minAccuracy = r.Double(promotionNode, "promotion.min_accuracy", "min_accuracy", 0, min: 0);
+        double tolerance = r.Double(promotionNode, "promotion.tolerance", "tolerance", 0.005, min: 0);
+        if (minAccuracy > 1) r.Problem($"promotion.min_accuracy: a fraction between 0 and 1 (0.85 is 85%), got {minAccuracy}");
+        if (tolerance > 1) r.Problem($"promotion.tolerance: a fraction between 0 and 1 (0.01 is one point), got {tolerance}");
+        var beat = r.List(promotionNode, "beat", [Methods.Scratch], m => Methods.All.Contains(m) ? null : $"unknown method '{m}' (use {string.Join(", ", Methods.All)})",
+            "promotion.beat");
+        var promotion = new PromotionPolicy { MinAccuracy = minAccuracy, Beat = beat, Tolerance = tolerance };
+
         var targets = new List<ModelSize>();
         if (root.Children.TryGetValue(new YamlScalarNode("targets"), out var targetsNode))
         {
@@ -199,7 +209,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
             Scalers = scalers, ScalerSubset = subset, ScalerInit = scalerInit, ScalerScales = scalerScales,
             ScalerDepth = depthMapping == DepthMapping.Interpolate ? null : depthMapping,
             ScalerReference = reference == ScalerReference.Teacher ? null : reference,
-            Targets = targets, Methods = plans, CurvePoints = curvePoints, Seed = seed,
+            Targets = targets, Methods = plans, CurvePoints = curvePoints, Seed = seed, Promotion = promotion,
         };
         return new RunConfig(teacher, pipeline);
     }
@@ -308,15 +318,16 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
             return x;
         }
 
-        public List<string> List(YamlMappingNode map, string key, IEnumerable<string> fallback, Func<string, string?> check)
+        public List<string> List(YamlMappingNode map, string key, IEnumerable<string> fallback, Func<string, string?> check, string? path = null)
         {
+            path ??= key;
             if (!map.Children.TryGetValue(new YamlScalarNode(key), out var node) || IsNull(node)) return [.. fallback];
-            if (node is not YamlSequenceNode seq) { Problem($"{key}: expected a list"); return [.. fallback]; }
+            if (node is not YamlSequenceNode seq) { Problem($"{path}: expected a list"); return [.. fallback]; }
             var items = new List<string>();
             foreach (var item in seq.Children)
             {
                 var v = (item as YamlScalarNode)?.Value ?? "";
-                if (check(v) is { } problem) Problem($"{key}: {problem}");
+                if (check(v) is { } problem) Problem($"{path}: {problem}");
                 else if (!items.Contains(v)) items.Add(v);
             }
             return items;

@@ -11,14 +11,18 @@ using WaveMesh.Workers;
 
 namespace WaveMesh.StageHosting;
 
-/// <summary>Turns a service into a worker of one stage: options, the stage unit, the runner and the job host on the selected transport.</summary>
+/// <summary>Turns a service into a worker of its stages: options, the stage units, the runner and the job host on the selected transport.</summary>
 public static class StageWorkerHosting
 {
-    public static WebApplicationBuilder AddStageWorker(this WebApplicationBuilder builder, IStageUnit stage)
+    /// <summary>A worker of one stage (each stage service).</summary>
+    public static WebApplicationBuilder AddStageWorker(this WebApplicationBuilder builder, IStageUnit stage) => builder.AddStageWorker([stage]);
+
+    /// <summary>A worker of several stages sharing its slots and device (the one-process mesh runs all four).</summary>
+    public static WebApplicationBuilder AddStageWorker(this WebApplicationBuilder builder, IReadOnlyList<IStageUnit> stages)
     {
         builder.Services.AddOptions<WorkerOptions>().Bind(builder.Configuration.GetSection(WorkerOptions.Section))
             .Validate(o => !o.Problems().Any(), $"invalid {WorkerOptions.Section} settings").ValidateOnStart();
-        builder.AddWaveMeshTransport([stage.Stage], consumeEvents: false);
+        builder.AddWaveMeshTransport([.. stages.Select(s => s.Stage)], consumeEvents: false);
         builder.Services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
@@ -32,7 +36,7 @@ public static class StageWorkerHosting
                 WorkDirectory = Path.Combine(o.WorkDirectory, Guid.NewGuid().ToString("N")[..8]),
             };
         });
-        builder.Services.AddSingleton(sp => new StageRunner(sp.GetRequiredService<StageContext>(), [stage]));
+        builder.Services.AddSingleton(sp => new StageRunner(sp.GetRequiredService<StageContext>(), stages));
         builder.Services.AddSingleton(sp => new JobHost(sp.GetRequiredService<StageRunner>(), sp.GetRequiredService<IEventBus>(),
             sp.GetRequiredService<IJobLeases>(), sp.GetRequiredService<IDeadLetters>(), sp.GetRequiredService<IOptions<WorkerOptions>>(),
             sp.GetRequiredService<ILogger<JobHost>>()));

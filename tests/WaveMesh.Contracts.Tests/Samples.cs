@@ -47,6 +47,9 @@ static class Samples
         nameof(StageProgress) => new StageProgress("key-6", StageNames.Finetune, "finetune L2 D64 H2 (wave, 300 steps)", 120, 300, 0.731,
             2048.5, 33.25, "host/42"),
         nameof(RunCompleted) => new RunCompleted(RunOutcome.Failed, 17, 2),
+        nameof(ModelPromoted) => new ModelPromoted("fmnist", DigestA, new ModelSize(2, 64, 2), "wave", 0.8164, DigestB, DigestC),
+        nameof(PromotionRejected) => new PromotionRejected("fmnist", DigestA, new ModelSize(3, 96, 3), "scratch", 0.7125, DigestB,
+            "0.7125 is 0.0400 under the promoted model's 0.7525 (tolerance 0.0100)"),
         _ => throw new ArgumentException($"no sample event of type {type.Name}"),
     } with { RunId = Run, CausationId = Cause, CreatedAt = new DateTime(2025, 3, 4, 5, 6, 7, DateTimeKind.Utc) };
 

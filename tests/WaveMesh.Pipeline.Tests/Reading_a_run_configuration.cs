@@ -145,6 +145,10 @@ public sealed class Reading_a_run_configuration
     [InlineData("scalers: { learning_rate_scale: { templates: 1 } }", "unknown key 'scalers.learning_rate_scale.templates'")]
     [InlineData("distill: { learning_rate_scale: { scalers: -1 } }", "distill.learning_rate_scale.scalers: must be at least 0, got -1")]
     [InlineData("finetune: { warmup_steps: { wave: -3 } }", "finetune.warmup_steps.wave: must be at least 0, got -3")]
+    [InlineData("promotion: { min_accuracy: 85 }", "promotion.min_accuracy: a fraction between 0 and 1 (0.85 is 85%), got 85")]
+    [InlineData("promotion: { beat: [baseline] }", "promotion.beat: unknown method 'baseline' (use wave, scratch, weight_selection)")]
+    [InlineData("promotion: { tolerance: -0.1 }", "promotion.tolerance: must be at least 0, got -0.1")]
+    [InlineData("promotion: { minimum: 1 }", "unknown key 'promotion.minimum'")]
     public void Reports_a_bad_recipe_choice_with_its_key(string yaml, string expected)
     {
         Assert.Contains(expected, Problems(yaml).Problems);
@@ -378,6 +382,16 @@ public sealed class Reading_a_run_configuration
         Assert.All(fashion.Pipeline.Methods, m => Assert.Equal(5, m.Training.Steps));
         Assert.Equal(new ModelFamily(32, 3, 4, 4, 10, Pooling.Token), cifar.Pipeline.Family);
         Assert.All(cifar.Pipeline.Methods, m => Assert.Equal(391, m.Training.Steps)); // 50,000 / 128
+    }
+
+    [Fact]
+    public void Reads_the_promotion_gate_and_defaults_to_at_least_scratch()
+    {
+        var defaults = RunConfig.Parse("{}", null).Pipeline.Promotion;
+        var set = RunConfig.Parse("promotion: { min_accuracy: 0.8, beat: [scratch, weight_selection], tolerance: 0.01 }", null).Pipeline.Promotion;
+
+        Assert.Equal(new PromotionPolicy { MinAccuracy = 0, Beat = [Methods.Scratch], Tolerance = 0.005 }, defaults);
+        Assert.Equal(new PromotionPolicy { MinAccuracy = 0.8, Beat = [Methods.Scratch, Methods.WeightSelection], Tolerance = 0.01 }, set);
     }
 }
 

@@ -38,7 +38,7 @@ public sealed class Recording_run_events(ITestOutputHelper output) : IDisposable
         var registry = new TeacherRegistry(store, store, options, NullLogger<TeacherRegistry>.Instance);
         var runs = new RunStore(store);
         var results = new ResultRecords(store, store);
-        var supervisor = new RunSupervisor(registry, runs, results, bus, new PipelineController(bus),
+        var supervisor = new RunSupervisor(registry, runs, new ModelRegistry(store), results, bus, new PipelineController(bus),
             new JobWatchdog(new InMemoryJobLeases(), results, bus), new RunLedger(), options, NullLogger<RunSupervisor>.Instance);
         supervisor.MarkReady();
         return (supervisor, runs);

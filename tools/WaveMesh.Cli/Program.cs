@@ -12,6 +12,7 @@ var root = new RootCommand("WaveMesh: variable-sized ViTs initialised from disti
     DiagnoseCommand.Create(),
     WatchCommand.Create(),
     DemoCommand.Create(),
+    ServeCommand.Create(),
 };
 
 // Redirected output (logs, CI) has no window width; tables would wrap at 80 columns.
