@@ -7,7 +7,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using WaveMesh.ControlPlane;
 using WaveMesh.Data;
-using WaveMesh.Hosting;
 using WaveMesh.ServiceDefaults;
 using WaveMesh.StageHosting;
 using WaveMesh.Stages;
