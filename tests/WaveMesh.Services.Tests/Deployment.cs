@@ -5,6 +5,7 @@ using WaveMesh.Evaluator;
 using WaveMesh.Finetuner;
 using WaveMesh.ScalerTrainer;
 using WaveMesh.Services.Tests.Hosting;
+using WaveMesh.Testing;
 
 namespace WaveMesh.Services.Tests;
 

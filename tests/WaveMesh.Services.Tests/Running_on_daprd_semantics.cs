@@ -6,6 +6,7 @@ using WaveMesh.Evaluator;
 using WaveMesh.Finetuner;
 using WaveMesh.ScalerTrainer;
 using WaveMesh.Services.Tests.Hosting;
+using WaveMesh.Testing;
 using Xunit.Abstractions;
 
 namespace WaveMesh.Services.Tests;

@@ -9,6 +9,7 @@ using WaveMesh.Contracts;
 using WaveMesh.Dapr.Sidecar;
 using WaveMesh.Models;
 using WaveMesh.Services.Tests.Hosting;
+using WaveMesh.Testing;
 using WaveMesh.Transport.Dapr;
 using Xunit.Abstractions;
 

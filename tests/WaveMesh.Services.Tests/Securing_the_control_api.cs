@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using WaveMesh.Safetensors;
 using WaveMesh.Services.Tests.Hosting;
+using WaveMesh.Testing;
 using Xunit.Abstractions;
 
 namespace WaveMesh.Services.Tests;

@@ -5,9 +5,9 @@ using WaveMesh.Engine.Vit;
 using WaveMesh.Models;
 using WaveMesh.Stages;
 
-namespace WaveMesh.Services.Tests.Hosting;
+namespace WaveMesh.Testing;
 
-/// <summary>Tiny ViT checkpoints made by the engine, as bytes of a safetensors file (what a client uploads).</summary>
+/// <summary>Tiny ViT checkpoints made by the engine, as bytes of a safetensors file (what a client uploads to the services or to `wavemesh serve`).</summary>
 public static class Checkpoints
 {
     public static readonly VitSpec TeacherSpec = new() { Depth = 2, Width = 32, Heads = 2 };
@@ -31,7 +31,7 @@ public static class Checkpoints
 
     static byte[] Make(VitSpec spec, long seed, int steps)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"wavemesh-services-tests-{Guid.NewGuid():N}.safetensors");
+        var path = Path.Combine(Path.GetTempPath(), $"wavemesh-tests-{Guid.NewGuid():N}.safetensors");
         try
         {
             using var model = VisionTransformer.Create(spec, seed);
