@@ -38,10 +38,17 @@ public static class ControlPlaneHosting
             sp.GetRequiredService<IOptions<ControlOptions>>(), sp.GetRequiredService<ILogger<TeacherRegistry>>()));
         builder.Services.AddSingleton(sp => new RunStore(sp.GetRequiredService<IRecordStore>()));
         builder.Services.AddSingleton(sp => new ModelRegistry(sp.GetRequiredService<IRecordStore>()));
-        builder.Services.AddSingleton(sp => new RunSupervisor(sp.GetRequiredService<TeacherRegistry>(), sp.GetRequiredService<RunStore>(),
-            sp.GetRequiredService<ModelRegistry>(), sp.GetRequiredService<ResultRecords>(), sp.GetRequiredService<ObservedBus>(), sp.GetRequiredService<PipelineController>(),
-            sp.GetRequiredService<JobWatchdog>(), sp.GetRequiredService<RunLedger>(), sp.GetRequiredService<IOptions<ControlOptions>>(),
-            sp.GetRequiredService<ILogger<RunSupervisor>>()));
+        builder.Services.AddSingleton(sp =>
+        {
+            var controller = sp.GetRequiredService<PipelineController>();
+            var supervisor = new RunSupervisor(sp.GetRequiredService<TeacherRegistry>(), sp.GetRequiredService<RunStore>(),
+                sp.GetRequiredService<ModelRegistry>(), sp.GetRequiredService<ResultRecords>(), sp.GetRequiredService<ObservedBus>(), controller,
+                sp.GetRequiredService<JobWatchdog>(), sp.GetRequiredService<RunLedger>(), sp.GetRequiredService<IOptions<ControlOptions>>(),
+                sp.GetRequiredService<ILogger<RunSupervisor>>());
+            // Every size of a run is decided before the run is announced complete.
+            controller.BeforeCompletion = supervisor.PromoteAsync;
+            return supervisor;
+        });
         builder.Services.AddSingleton<IEventHandler>(sp => sp.GetRequiredService<RunSupervisor>());
         builder.Services.AddHostedService<ControlLoop>();
         // /health (readiness) says 503 until the ledger is loaded and unfinished runs are restored, as the API does.

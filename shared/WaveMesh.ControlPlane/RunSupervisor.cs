@@ -107,8 +107,12 @@ public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, Model
         if (run.IsComplete) await runs.SetStatusAsync(e.RunId, run.Completion().Outcome, ct);
     }
 
-    /// <summary>Decides the promotion of every size of <paramref name="run"/> that is settled and not decided yet, and publishes each decision.</summary>
-    async Task PromoteAsync(RunCoordinator run, CancellationToken ct)
+    /// <summary>
+    /// Decides the promotion of every size of <paramref name="run"/> that is settled and not decided yet, and publishes
+    /// each decision. Called after each evaluation or failure, and (wired as the controller's
+    /// <see cref="PipelineController.BeforeCompletion"/>) before the run is announced complete.
+    /// </summary>
+    public async Task PromoteAsync(RunCoordinator run, CancellationToken ct)
     {
         List<ModelSize> sizes;
         lock (run) sizes = [.. Promotion.SettledSizes(run.State, run.IsComplete).Where(size => !decided.ContainsKey((run.RunId, size)))];

@@ -14,6 +14,12 @@ public sealed class PipelineController(IEventBus bus)
 
     public event Action<RunCoordinator>? RunFinished;
 
+    /// <summary>
+    /// Runs when a run has nothing outstanding, before its <see cref="RunCompleted"/> is published: what must be settled
+    /// before anyone is told the run ended (the control plane decides promotions here).
+    /// </summary>
+    public Func<RunCoordinator, CancellationToken, Task>? BeforeCompletion { get; set; }
+
     public RunCoordinator? Find(Guid runId) => runs.GetValueOrDefault(runId);
 
     public async Task<RunCoordinator> StartAsync(PipelineDefinition definition, TeacherChanged teacher, CancellationToken cancellation = default)
@@ -83,6 +89,7 @@ public sealed class PipelineController(IEventBus bus)
         if (!announce) return;
         try
         {
+            if (BeforeCompletion is { } settle) await settle(run, cancellation);
             await bus.PublishAsync(run.Completion(), cancellation);
         }
         catch

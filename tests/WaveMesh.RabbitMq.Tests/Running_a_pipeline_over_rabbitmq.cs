@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
 using WaveMesh.RabbitMq.Tests.Infrastructure;
+using WaveMesh.Testing;
 using Xunit.Abstractions;
 
 namespace WaveMesh.RabbitMq.Tests;
@@ -64,5 +65,13 @@ public sealed class Running_a_pipeline_over_rabbitmq(ITestOutputHelper output) :
         var store = deployment.FreshStore();
         foreach (var digest in events.SelectMany(MessageTypes.Outputs).Distinct())
             Assert.Equal(digest, ArtifactDigest.OfFile(await store.GetFileAsync(digest)));
+
+        // The registry over RabbitMQ: each size promoted (and announced on the bus), served, and a size made on demand.
+        foreach (var size in TinyPipeline.Targets)
+            await deployment.Events.WaitForAsync<ModelPromoted>(p => p.RunId == runId && p.Size.Slug == size, TimeSpan.FromMinutes(1), $"{size} promoted");
+        var api = deployment.Api;   // the in-memory client of the control host; from here on every call carries the token
+        api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Deployment.ApiToken);
+        await RegistryScenario.RunAsync(api, Deployment.TeacherName, TinyPipeline.Targets, "1x32x2",
+            async id => (await deployment.WaitForRunAsync(id, TimeSpan.FromMinutes(3))).Status, Path.Combine(Path.GetTempPath(), "wavemesh-rabbitmq-downloads"));
     }
 }

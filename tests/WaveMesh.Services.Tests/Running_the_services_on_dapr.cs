@@ -158,6 +158,18 @@ public sealed class Running_the_services_on_dapr(Deployment deployment, ITestOut
     }
 
     [Fact]
+    public async Task The_registry_serves_each_size_s_promoted_model_and_makes_a_size_on_demand()
+    {
+        // The first run decided both its sizes, and said so on the bus.
+        var promoted = Mesh.Published<ModelPromoted>().Where(p => p.RunId == deployment.FirstRunId).Select(p => p.Size.Slug).Distinct();
+        Assert.Equal([Deployment.Small.Slug, Deployment.Wide.Slug], promoted.Order());
+
+        await RegistryScenario.RunAsync(Mesh.ControlApi, Deployment.TeacherName, [Deployment.Small.Slug, Deployment.Wide.Slug], "1x64x2",
+            async id => (await Mesh.WaitForRunAsync(id, Patience)).Status, Path.Combine(Mesh.Root, "downloads"));
+        Assert.Contains(Mesh.Published<ModelPromoted>(), p => p.Size.Slug == "1x64x2" && p.Method == "wave");
+    }
+
+    [Fact]
     public async Task Registering_the_same_teacher_twice_starts_nothing_new()
     {
         var runsBefore = (await Mesh.RunsAsync()).Count;

@@ -35,6 +35,8 @@ public sealed class EventObserver : IAsyncDisposable
                 e.Handler<StageFailed>(c => observer!.Add(c.Message));
                 e.Handler<StageProgress>(c => observer!.Add(c.Message));
                 e.Handler<RunCompleted>(c => observer!.Add(c.Message));
+                e.Handler<ModelPromoted>(c => observer!.Add(c.Message));
+                e.Handler<PromotionRejected>(c => observer!.Add(c.Message));
             });
         });
         observer = new EventObserver(bus);
