@@ -65,12 +65,17 @@ public sealed class Serving_the_mesh_in_one_process(ITestOutputHelper output) : 
         await Readiness.WaitUntilHealthyAsync(http, TimeSpan.FromMinutes(2));
     }
 
-    /// <summary>SIGTERM (what Ctrl-C or a service manager sends to stop it), then waits for the process to end.</summary>
+    const int SigTerm = 15;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    static extern int Kill(int pid, int signal);
+
+    /// <summary>SIGTERM (what a service manager sends to stop it; Ctrl-C works alike), then waits for the process to end.</summary>
     void Stop(bool kill = false)
     {
         if (server is null || server.HasExited) return;
         if (kill) server.Kill(entireProcessTree: true);
-        else using (var term = Process.Start("kill", ["-TERM", server.Id.ToString()])) term.WaitForExit();
+        else Assert.Equal(0, Kill(server.Id, SigTerm));
         Assert.True(server.WaitForExit(TimeSpan.FromSeconds(30)), "wavemesh serve did not stop within 30 s of SIGTERM");
         server.WaitForExit();
     }
