@@ -40,7 +40,9 @@ public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordSto
     /// <summary>
     /// Streams an uploaded checkpoint to a local file (refusing more than the configured size), checks the digest the
     /// client claims, validates it as a ViT checkpoint, and only then stores and registers it: a file that fails any
-    /// check never reaches the store, nor the distiller.
+    /// check never reaches the store, nor the distiller. A checkpoint that a pipeline following <paramref name="name"/>
+    /// could not use (input, classes or patch size other than its data set's and family's) is refused with 400 naming
+    /// every problem of every such pipeline, before it is stored: see <see cref="Compatibility"/>.
     /// </summary>
     public async Task<Registration> UploadAsync(string name, Stream body, long? length, string? claimedSha256, int? heads, CancellationToken ct)
     {
@@ -68,6 +70,7 @@ public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordSto
             if (claimedSha256 is not null && !string.Equals(claimedSha256.Trim(), digest, StringComparison.OrdinalIgnoreCase))
                 throw new ControlException(400, $"upload corrupted in transit: its SHA-256 is {digest}, the client said {claimedSha256}");
             var (family, size) = Validate(temp, heads);
+            await CheckPipelinesAsync(name, family, size, ct);
             var info = await store.PutFileAsync(temp, "vit", new Dictionary<string, string> { [MetadataKeys.Teacher] = name }, ct);
             return await AddVersionAsync(name, info.Digest, info.Size, family, size, ct);
         }
@@ -77,7 +80,12 @@ public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordSto
         }
     }
 
-    /// <summary>Registers an artifact already in the store as the next version of <paramref name="name"/>, after validating it.</summary>
+    /// <summary>
+    /// Registers an artifact already in the store as the next version of <paramref name="name"/>, after validating it
+    /// (<c>POST /api/teachers/{name}/versions</c>). The same compatibility checks as an upload: a checkpoint that a
+    /// pipeline following <paramref name="name"/> could not use is refused with 400 naming every problem, and nothing is
+    /// registered (the artifact stays in the store, as it was; no run starts).
+    /// </summary>
     public async Task<Registration> RegisterAsync(string name, string digest, int? heads, CancellationToken ct)
     {
         CheckName(name, "teacher");
@@ -85,20 +93,49 @@ public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordSto
         if (!await store.ExistsAsync(digest, ct)) throw new ControlException(404, $"artifact {digest} is not in the store");
         var path = await store.GetFileAsync(digest, ct);
         var (family, size) = Validate(path, heads);
+        await CheckPipelinesAsync(name, family, size, ct);
         return await AddVersionAsync(name, digest, new FileInfo(path).Length, family, size, ct);
     }
 
-    /// <summary>Creates or changes a pipeline after checking its name, its teacher's name and its configuration.</summary>
+    /// <summary>
+    /// Creates or changes a pipeline after checking its name, its teacher's name, its configuration (every problem of it,
+    /// the template rules for the auxiliary model and the targets included), and that its teacher's current version, if
+    /// it has one, fits its data set and family (<see cref="Compatibility"/>); any problem is a 400 naming each one, and
+    /// nothing is stored.
+    /// </summary>
     public async Task<PipelineRecord> PutPipelineAsync(string name, string teacher, string config, CancellationToken ct)
     {
         CheckName(name, "pipeline");
         CheckName(teacher, "teacher");
-        try { RunConfig.Parse(config, $"pipeline {name}"); }
+        PipelineDefinition definition;
+        try { definition = RunConfig.Parse(config, $"pipeline {name}").Pipeline; }
         catch (ConfigException e) { throw new ControlException(400, e.Message); }
+        if ((await TeacherAsync(teacher, ct))?.Current is { } current && Compatibility.Problems(current.Family, current.Size, definition) is { Count: > 0 } problems)
+            throw new ControlException(400, Compatibility.Describe(name, $"{teacher} v{current.Version}", problems));
         var record = new PipelineRecord(name, teacher, config, DateTime.UtcNow);
         await records.PutAsync(PipelineKey(name), record, ct);
         await records.AddToIndexAsync(PipelinesIndex, name, ct);
         return record;
+    }
+
+    /// <summary>
+    /// Refuses (400, every problem named) a teacher version that a pipeline following <paramref name="name"/> could not
+    /// use, before it is stored or registered: on an upload and on a registration of an artifact alike. The problems
+    /// of every such pipeline are in the one message, joined with "; ".
+    /// </summary>
+    async Task CheckPipelinesAsync(string name, ModelFamily family, ModelSize size, CancellationToken ct)
+    {
+        var refusals = new List<string>();
+        var label = $"{name} v{((await TeacherAsync(name, ct))?.Versions.Count ?? 0) + 1}";   // the version it would become
+        foreach (var pipeline in (await PipelinesAsync(ct)).Where(p => p.Teacher == name))
+        {
+            PipelineDefinition definition;
+            try { definition = RunConfig.Parse(pipeline.Config, $"pipeline {pipeline.Name}").Pipeline; }
+            catch (ConfigException) { continue; }   // stored configurations were valid when stored
+            if (Compatibility.Problems(family, size, definition) is { Count: > 0 } problems)
+                refusals.Add(Compatibility.Describe(pipeline.Name, label, problems));
+        }
+        if (refusals.Count > 0) throw new ControlException(400, string.Join("; ", refusals));
     }
 
     static (ModelFamily, ModelSize) Validate(string path, int? heads)
