@@ -41,6 +41,7 @@ static class ModelRegistryApi
         var teachers = app.Services.GetRequiredService<TeacherRegistry>();
         var supervisor = app.Services.GetRequiredService<RunSupervisor>();
         var store = app.Services.GetRequiredService<IArtifactStore>();
+        var runs = app.Services.GetRequiredService<RunStore>();
 
         api.MapGet("/models", async (CancellationToken ct) =>
             Results.Ok((await models.AllAsync(ct)).Where(e => e.Promoted is not null).Select(e => PromotedModelView.Of(e, e.Promoted!))
@@ -65,10 +66,18 @@ static class ModelRegistryApi
         write.MapPost("/models/{teacher}/{size}", async (string teacher, string size, string? pipeline, CancellationToken ct) =>
         {
             var target = ParseSize(size);
-            if ((await teachers.TeacherAsync(teacher, ct))?.Current is null)
+            if ((await teachers.TeacherAsync(teacher, ct))?.Current is not { } current)
                 throw new ControlException(404, $"teacher {teacher} is not registered (upload it with POST /api/teachers/{teacher})");
-            var following = (await teachers.PipelinesAsync(ct)).Where(p => p.Teacher == teacher).OrderByDescending(p => p.UpdatedAt).ToList();
-            var chosen = pipeline is null ? following.FirstOrDefault() : following.FirstOrDefault(p => p.Name == pipeline);
+            var following = (await teachers.PipelinesAsync(ct)).Where(p => p.Teacher == teacher && (pipeline is null || p.Name == pipeline))
+                .OrderByDescending(p => p.UpdatedAt).ToList();
+            // The teacher's current templates: those distilled by the run of this version that succeeded last (they are in
+            // the store, so only stage 2 runs, with that run's configuration); else the newest pipeline following the teacher.
+            var latest = (await runs.ListAsync(ct))
+                .Where(r => r.OnDemand is null && r.Status == RunOutcome.Succeeded && r.Teacher.TeacherDigest == current.Digest)
+                .Where(r => r.Events.Any(e => e.Type == nameof(TemplatesDistilled)))
+                .Where(r => following.Any(p => p.Name == r.Pipeline))
+                .MaxBy(r => r.StartedAt);
+            var chosen = latest is null ? following.FirstOrDefault() : following.First(p => p.Name == latest.Pipeline) with { Config = latest.Config };
             if (chosen is null)
                 throw new ControlException(pipeline is null ? 409 : 404, pipeline is null
                     ? $"no pipeline follows teacher {teacher}: its templates come from one (PUT /api/pipelines/{{name}})"
