@@ -80,7 +80,7 @@ public static class ControlPlaneHosting
         app.MapDeadLetterHandler(supervisor.HandleDeadLetterAsync);
         app.MapOpenApi();
         app.MapLedgerApi(app.Services.GetRequiredService<RunLedger>(), app.Services.GetRequiredService<LedgerFeed>());
-        app.MapDashboard();
+        app.MapDashboard(registry: true);
         var token = app.Services.GetRequiredService<IOptions<ControlOptions>>().Value.ResolveToken();
         var api = app.MapGroup("/api").AddEndpointFilter(async (ctx, next) =>
         {
@@ -122,6 +122,7 @@ public static class ControlPlaneHosting
             await registry.TeacherAsync(name, ct) is { } t ? Results.Ok(t) : Results.NotFound());
         api.MapGet("/pipelines", async (CancellationToken ct) => Results.Ok(await registry.PipelinesAsync(ct)));
         app.MapModelRegistry(api, write);
+        app.MapTeacherReport(api);
         return app;
     }
 

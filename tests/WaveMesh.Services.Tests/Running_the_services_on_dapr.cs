@@ -170,6 +170,26 @@ public sealed class Running_the_services_on_dapr(Deployment deployment, ITestOut
     }
 
     [Fact]
+    public async Task A_teacher_announced_by_another_system_starts_the_same_runs_as_an_upload()
+    {
+        // Another system puts a teacher into the store and publishes TeacherChanged on the bus (no run of ours).
+        const string name = "announced";
+        Assert.Null(await Mesh.PutPipelineAsync("follows-announced", name, Deployment.Config(Deployment.Small)));
+        var info = await TestStore().PutAsync(new MemoryStream(Checkpoints.Untrained(Checkpoints.TeacherSpec, seed: 31)), "vit");
+        var announcement = new TeacherChanged(info.Digest, name, new ModelFamily(), new ModelSize(2, 32, 2));
+        Mesh.Sidecar.Publish(Mesh.PubSub, Topics.Of(typeof(TeacherChanged)), Encoding.UTF8.GetBytes(ContractJson.Serialize(announcement)));
+
+        // The control plane registers the version and runs the pipeline that follows it, as after an upload.
+        var run = await Mesh.WaitForAsync(() => Mesh.Published<TeacherChanged>().FirstOrDefault(t => t.TeacherDigest == info.Digest && t.RunId != Guid.Empty),
+            Patience, "the run started for the announced teacher");
+        Assert.Equal($"{name} v1", run.Name);
+        Assert.Equal("succeeded", (await Mesh.WaitForRunAsync(run.RunId, Patience)).Status);
+        var teacher = JsonDocument.Parse(await Mesh.ControlApi.GetStringAsync($"/api/teachers/{name}")).RootElement;
+        Assert.Equal(info.Digest, teacher.GetProperty("versions")[0].GetProperty("digest").GetString());
+        Assert.Contains(Mesh.Published<ModelPromoted>(), p => p.Teacher == name && p.Size == Deployment.Small);
+    }
+
+    [Fact]
     public async Task Registering_the_same_teacher_twice_starts_nothing_new()
     {
         var runsBefore = (await Mesh.RunsAsync()).Count;
