@@ -37,10 +37,13 @@ public static class LedgerApi
     }
 
     /// <summary>Serves the dashboard (index.html, app.js, style.css, embedded in this library) at /.</summary>
-    public static WebApplication MapDashboard(this WebApplication app)
+    /// <param name="registry">Whether the host serves the model registry API (the control plane), so the page shows its panel.</param>
+    public static WebApplication MapDashboard(this WebApplication app, bool registry = false)
     {
         var files = new EmbeddedFileProvider(typeof(LedgerApi).Assembly, "dashboard");
         app.MapGet("/", () => Serve(files, "index.html"));
+        // What this host offers beyond the ledger, so the page asks only for what exists.
+        app.MapGet("/dashboard/features.json", () => Results.Json(new { registry }));
         app.MapGet("/dashboard/{file}", (string file) => Serve(files, file));
         return app;
     }

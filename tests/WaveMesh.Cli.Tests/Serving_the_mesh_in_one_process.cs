@@ -1,10 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using WaveMesh.Safetensors;
 using WaveMesh.Testing;
@@ -24,61 +21,24 @@ public sealed class Serving_the_mesh_in_one_process(ITestOutputHelper output) : 
     static readonly TimeSpan Patience = TimeSpan.FromMinutes(6);
 
     readonly TempFolder folder = new();
-    readonly StringBuilder log = new();
-    Process? server;
+    ServeProcess? server;
     HttpClient? http;
 
     public void Dispose()
     {
-        Stop(kill: true);
-        lock (log) output.WriteLine(log.ToString());
-        http?.Dispose();
+        if (server is not null) output.WriteLine(server.Log);
+        server?.Dispose();
         folder.Dispose();
-    }
-
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     async Task StartAsync(int port)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = folder.Path,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { Cli.Dll, "serve", "--store", folder.PathOf("store"), "--port", port.ToString(), "--threads", "1" })
-            start.ArgumentList.Add(a);
-        start.Environment["WAVEMESH_TOKEN"] = Token;
-        server = Process.Start(start)!;
-        server.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-        server.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine("stderr: " + e.Data); };
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
-        http?.Dispose();
-        http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
-        await Readiness.WaitUntilHealthyAsync(http, TimeSpan.FromMinutes(2));
+        server?.Dispose();
+        server = await ServeProcess.StartAsync(folder.PathOf("store"), port, Token);
+        http = server.Http;
     }
 
-    const int SigTerm = 15;
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    static extern int Kill(int pid, int signal);
-
-    /// <summary>SIGTERM (what a service manager sends to stop it; Ctrl-C works alike), then waits for the process to end.</summary>
-    void Stop(bool kill = false)
-    {
-        if (server is null || server.HasExited) return;
-        if (kill) server.Kill(entireProcessTree: true);
-        else Assert.Equal(0, Kill(server.Id, SigTerm));
-        Assert.True(server.WaitForExit(TimeSpan.FromSeconds(30)), "wavemesh serve did not stop within 30 s of SIGTERM");
-        server.WaitForExit();
-    }
+    void Stop() => server!.Stop();
 
     HttpRequestMessage Authorized(HttpMethod method, string path, HttpContent? content = null)
     {
@@ -139,7 +99,7 @@ public sealed class Serving_the_mesh_in_one_process(ITestOutputHelper output) : 
     [Fact]
     public async Task Uploads_runs_promotes_serves_models_makes_sizes_on_demand_and_resumes_after_a_restart()
     {
-        int port = FreePort();
+        int port = ServeProcess.FreePort();
         await StartAsync(port);
 
         // A teacher and a pipeline (WAVE against scratch): one run, each size's best model promoted.
@@ -223,7 +183,13 @@ public sealed class Serving_the_mesh_in_one_process(ITestOutputHelper output) : 
             Assert.Equal(HttpStatusCode.Created, v2.StatusCode);
             second = JsonDocument.Parse(await v2.Content.ReadAsStringAsync()).RootElement.GetProperty("startedRuns").EnumerateArray().Single().GetGuid();
         }
-        Assert.Equal("succeeded", (await WaitForRunAsync(second)).GetProperty("status").GetString());
+        var secondRun = await WaitForRunAsync(second);
+        Assert.Equal("succeeded", secondRun.GetProperty("status").GetString());
+        // Only what depends on the teacher ran again: scratch models (and their evaluations) came from the records.
+        var scratch = secondRun.GetProperty("jobs").EnumerateArray().Where(j => j.GetProperty("description").GetString()!.Contains("scratch")).ToList();
+        Assert.Equal(6, scratch.Count);   // 2 sizes x (fine-tune + 2 evaluations)
+        Assert.All(scratch, j => Assert.Equal("cached", j.GetProperty("status").GetString()));
+        Assert.Contains(secondRun.GetProperty("jobs").EnumerateArray(), j => j.GetProperty("status").GetString() == "succeeded");
         foreach (var size in TinyPipeline.Targets)
         {
             var entry = await JsonAsync($"/api/models/fmnist/{size}/decisions");
@@ -234,6 +200,22 @@ public sealed class Serving_the_mesh_in_one_process(ITestOutputHelper output) : 
             else
                 Assert.Equal(promotedBefore[size], promoted.GetProperty("accuracy").GetDouble(), 6);
         }
+
+        // The teacher's versions side by side: accuracy against size per method, and the promoted models.
+        var report = await JsonAsync("/api/teachers/fmnist/report");
+        var versions = report.GetProperty("versions").EnumerateArray().ToList();
+        Assert.Equal([1, 2], versions.Select(v => v.GetProperty("version").GetInt32()));
+        foreach (var v in versions)
+        {
+            var cells = v.GetProperty("accuracy").EnumerateArray().Select(a => $"{a.GetProperty("size").GetString()}/{a.GetProperty("method").GetString()}").ToList();
+            Assert.Subset(cells.ToHashSet(), TinyPipeline.Targets.SelectMany(t => new[] { $"{t}/wave", $"{t}/scratch" }).ToHashSet());
+            Assert.InRange(v.GetProperty("teacher_accuracy").GetDouble(), 0, 1);
+        }
+        Assert.Contains("2x32x2/wave", versions[0].GetProperty("accuracy").EnumerateArray().Select(a => $"{a.GetProperty("size").GetString()}/{a.GetProperty("method").GetString()}"));
+        Assert.Equal((await ModelsAsync()).Select(m => m.GetProperty("digest").GetString()).Order(),
+            report.GetProperty("promoted").EnumerateArray().Select(m => m.GetProperty("digest").GetString()).Order());
+        using (var unknown = await http.GetAsync("/api/teachers/nobody/report"))
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
 
         // Stopped in the middle of an on-demand size and started again on the same store: the run resumes and finishes.
         Guid interrupted;

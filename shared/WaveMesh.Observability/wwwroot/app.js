@@ -8,6 +8,7 @@ import {
 } from './util.js';
 import { renderGraph, TEACHER_KEY, orderedJobs } from './graph.js';
 import { renderLoss, renderAccuracy, defaultLossSelection, trainingJobs, parametersByTarget } from './charts.js';
+import { startRegistry } from './registry.js';
 
 const $ = id => document.getElementById(id);
 const POLL_MS = 2000;
@@ -643,6 +644,7 @@ function start() {
   if (run) { state.selected = run; state.pinned = true; state.job = job; }
   refresh().then(connect);
   scheduleRender();
+  startRegistry($('registry-card'), $('registry'));
 }
 
 start();
