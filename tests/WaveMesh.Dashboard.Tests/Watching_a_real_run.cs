@@ -80,5 +80,10 @@ public sealed class Watching_a_real_run(Chromium chromium, ITestOutputHelper out
 
         foreach (var p in dashboard.Problems) output.WriteLine(p);
         Assert.Empty(dashboard.Problems);
+
+        // The README's screenshot is this page (WAVEMESH_UPDATE_SCREENSHOT=1 copies it to docs/images/).
+        var file = Path.Combine(Screenshots.ArtifactsDirectory, "dashboard.png");
+        await page.ScreenshotAsync(new() { Path = file, FullPage = true });
+        foreach (var written in Screenshots.Publish(file)) output.WriteLine($"screenshot: {written}");
     }
 }
