@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Reflection;
+using WaveMesh.Testing;
 
 namespace WaveMesh.Cli.Tests;
 
@@ -14,20 +14,8 @@ sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs the real <c>wavemesh</c> tool (<c>dotnet wavemesh.dll ...</c>) built in the same configuration as these tests.</summary>
 static class Cli
 {
-    public static string RepositoryRoot { get; } = FindRoot();
-
-    /// <summary>Debug or Release: whatever this test assembly was built as.</summary>
-    public static string Configuration { get; } = typeof(Cli).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(a => a.Key == "BuildConfiguration").Value!;
-
-    public static string Dll { get; } = Path.Combine(RepositoryRoot, "tools", "WaveMesh.Cli", "bin", Configuration, "net10.0", "wavemesh.dll");
-
-    static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "WaveMesh.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"no WaveMesh.sln above {AppContext.BaseDirectory}");
-    }
+    /// <summary>The tool built in the same configuration as these tests.</summary>
+    public static string Dll => ServeProcess.Dll;
 
     public static async Task<CliResult> RunAsync(string workingDirectory, params string[] args)
     {

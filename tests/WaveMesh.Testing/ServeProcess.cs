@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -37,17 +38,16 @@ public sealed class ServeProcess : IDisposable
     /// <summary>Everything the process printed so far.</summary>
     public string Log { get { lock (log) return log.ToString(); } }
 
-    /// <summary>The tool, built in the same configuration (Debug or Release) as the calling test assembly.</summary>
-    public static string Dll
+    /// <summary>The tool, built in the same configuration (Debug or Release) as the tests (this assembly is built with them).</summary>
+    public static string Dll { get; } = Path.Combine(RepositoryRoot(), "tools", "WaveMesh.Cli", "bin",
+        typeof(ServeProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "BuildConfiguration").Value!,
+        "net10.0", "wavemesh.dll");
+
+    static string RepositoryRoot()
     {
-        get
-        {
-            var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "WaveMesh.sln")))
-                    return Path.Combine(dir.FullName, "tools", "WaveMesh.Cli", "bin", configuration, "net10.0", "wavemesh.dll");
-            throw new InvalidOperationException($"no WaveMesh.sln above {AppContext.BaseDirectory}");
-        }
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "WaveMesh.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"no WaveMesh.sln above {AppContext.BaseDirectory}");
     }
 
     public static int FreePort()
