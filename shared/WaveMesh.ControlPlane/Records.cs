@@ -3,7 +3,11 @@ using WaveMesh.Contracts;
 namespace WaveMesh.ControlPlane;
 
 /// <summary>One registered version of a teacher.</summary>
-public sealed record TeacherVersion(int Version, string Digest, DateTime RegisteredAt, long Bytes, ModelFamily Family, ModelSize Size);
+public sealed record TeacherVersion(int Version, string Digest, DateTime RegisteredAt, long Bytes, ModelFamily Family, ModelSize Size)
+{
+    /// <summary>How runs, logs and messages name this version of <paramref name="teacher"/>: "NAME vN".</summary>
+    public static string Label(string teacher, int version) => $"{teacher} v{version}";
+}
 
 /// <summary>A named teacher and its versions, newest last.</summary>
 public sealed record TeacherRecord(string Name, List<TeacherVersion> Versions)

@@ -76,7 +76,7 @@ public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, Model
         await Ready(ct);
         var definition = Definition(pipeline.Name, pipeline.Config, onDemand);
         var runId = Guid.NewGuid();
-        var teacher = new TeacherChanged(version.Digest, $"{teacherName} v{version.Version}", version.Family, version.Size) { RunId = runId };
+        var teacher = new TeacherChanged(version.Digest, TeacherVersion.Label(teacherName, version.Version), version.Family, version.Size) { RunId = runId };
         if (Activity.Current is { } trace) runTraces[runId] = trace.Context;
         await runs.CreateAsync(new RunRecord(runId, pipeline.Name, DateTime.UtcNow, teacher, pipeline.Config, [], RunRecord.Running, onDemand), ct);
         ledger.StartRun(runId, pipeline.Name, teacher.Name, teacher.TeacherDigest, DateTime.UtcNow);

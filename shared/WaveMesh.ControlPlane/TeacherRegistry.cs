@@ -111,7 +111,7 @@ public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordSto
         try { definition = RunConfig.Parse(config, $"pipeline {name}").Pipeline; }
         catch (ConfigException e) { throw new ControlException(400, e.Message); }
         if ((await TeacherAsync(teacher, ct))?.Current is { } current && Compatibility.Problems(current.Family, current.Size, definition) is { Count: > 0 } problems)
-            throw new ControlException(400, Compatibility.Describe(name, $"{teacher} v{current.Version}", problems));
+            throw new ControlException(400, Compatibility.Describe(name, TeacherVersion.Label(teacher, current.Version), problems));
         var record = new PipelineRecord(name, teacher, config, DateTime.UtcNow);
         await records.PutAsync(PipelineKey(name), record, ct);
         await records.AddToIndexAsync(PipelinesIndex, name, ct);
@@ -126,7 +126,7 @@ public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordSto
     async Task CheckPipelinesAsync(string name, ModelFamily family, ModelSize size, CancellationToken ct)
     {
         var refusals = new List<string>();
-        var label = $"{name} v{((await TeacherAsync(name, ct))?.Versions.Count ?? 0) + 1}";   // the version it would become
+        var label = TeacherVersion.Label(name, ((await TeacherAsync(name, ct))?.Versions.Count ?? 0) + 1);   // the version it would become
         foreach (var pipeline in (await PipelinesAsync(ct)).Where(p => p.Teacher == name))
         {
             PipelineDefinition definition;

@@ -35,11 +35,12 @@ public static class TeacherReport
 {
     public static TeacherReportView Build(TeacherRecord teacher, IEnumerable<RunRecord> runs, IEnumerable<ModelEntry> models)
     {
-        var ofTeacher = runs.Where(r => r.Teacher.Name.Split(' ')[0] == teacher.Name).ToList();
+        var all = runs.ToList();
         var entries = models.Where(m => m.Teacher == teacher.Name).OrderBy(m => m.Size.Depth).ThenBy(m => m.Size.Width).ThenBy(m => m.Size.Heads).ToList();
         var versions = teacher.Versions.Select(v =>
         {
-            var evaluations = ofTeacher.Where(r => r.Teacher.TeacherDigest == v.Digest)
+            var label = TeacherVersion.Label(teacher.Name, v.Version);
+            var evaluations = all.Where(r => r.Teacher.TeacherDigest == v.Digest && r.Teacher.Name == label)
                 .SelectMany(r => r.Events.Where(e => e.Type == nameof(TargetEvaluated)).Select(e => (Run: r.RunId, Event: (TargetEvaluated)e.Open())))
                 .ToList();
             double? teacherAccuracy = evaluations.Where(x => x.Event.Subject == EvaluationSubject.Teacher)

@@ -91,7 +91,10 @@ public sealed class Recording_run_events(ITestOutputHelper output) : IDisposable
         // both windows meet the same load from whatever else the machine runs.
         await registry.PutPipelineAsync("early", "t", Config, CancellationToken.None);
         var again = await supervisor.StartRunsAsync(new Registration("t", version, Changed: true));
-        var early = Assert.Single(again.StartedRuns, id => runs.GetAsync(id).Result!.Pipeline == "early");
+        var ofEarly = new List<Guid>();
+        foreach (var id in again.StartedRuns)
+            if ((await runs.GetAsync(id))!.Pipeline == "early") ofEarly.Add(id);
+        var early = Assert.Single(ofEarly);
         var lastOfLate = new double[Window];
         var firstOfEarly = new double[Window];
         for (int i = 0; i < Window; i++)
