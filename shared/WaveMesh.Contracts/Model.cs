@@ -33,8 +33,18 @@ public enum Pooling { Token, Mean }
 [JsonConverter(typeof(SnakeCaseEnum<Augmentation>))]
 public enum Augmentation { None, CropFlip }
 
-/// <summary>A dataset a worker loads locally: its name ("fashion-mnist" or "cifar-10"), an optional folder, and an optional deterministic subset.</summary>
-public sealed record DatasetRef(string Name = "fashion-mnist", string? Path = null, int? Subset = null, long SubsetSeed = 0);
+/// <summary>
+/// A dataset: its name ("fashion-mnist" or "cifar-10"), where it is, and an optional deterministic subset. Jobs the
+/// control plane publishes carry the <paramref name="Digest"/> of the data set's archive in the artifact store (a
+/// worker on any machine fetches and verifies it) and no <paramref name="Path"/>; an embedded run may name a local
+/// folder instead.
+/// </summary>
+public sealed record DatasetRef(string Name = "fashion-mnist", string? Path = null, int? Subset = null, long SubsetSeed = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Digest = null)
+{
+    /// <summary>The same data set addressed by its archive's digest: no local path.</summary>
+    public DatasetRef Stored(string digest) => this with { Path = null, Digest = digest };
+}
 
 /// <summary>
 /// One training schedule: AdamW with warm-up and cosine decay. <see cref="WarmupSteps"/>, when set, replaces

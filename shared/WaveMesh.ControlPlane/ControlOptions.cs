@@ -11,6 +11,11 @@ public sealed class ControlOptions
     public string? ApiTokenFile { get; set; }
     public long MaxUploadBytes { get; set; } = 2L << 30;
     public string UploadDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "wavemesh-uploads");
+    /// <summary>
+    /// The control plane's own copies of data sets (name -> folder), registered as artifacts the first time a pipeline
+    /// needs one that was not uploaded; Fashion-MNIST is looked for in Debian's folder when not named here.
+    /// </summary>
+    public Dictionary<string, string> DataPaths { get; set; } = [];
     public TimeSpan WatchdogInterval { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>A job nobody has claimed for this long is published again (a lost message).</summary>
     public TimeSpan UnclaimedAfter { get; set; } = TimeSpan.FromMinutes(10);

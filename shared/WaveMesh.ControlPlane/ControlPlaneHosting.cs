@@ -35,13 +35,15 @@ public static class ControlPlaneHosting
         builder.Services.AddSingleton(sp => new JobWatchdog(sp.GetRequiredService<IJobLeases>(), sp.GetRequiredService<ResultRecords>(),
             sp.GetRequiredService<ObservedBus>()) { ResultGrace = sp.GetRequiredService<IOptions<ControlOptions>>().Value.ResultGrace });
         builder.Services.AddSingleton(sp => new TeacherRegistry(sp.GetRequiredService<IArtifactStore>(), sp.GetRequiredService<IRecordStore>(),
-            sp.GetRequiredService<IOptions<ControlOptions>>(), sp.GetRequiredService<ILogger<TeacherRegistry>>()));
+            sp.GetRequiredService<DatasetRegistry>(), sp.GetRequiredService<IOptions<ControlOptions>>(), sp.GetRequiredService<ILogger<TeacherRegistry>>()));
+        builder.Services.AddSingleton(sp => new DatasetRegistry(sp.GetRequiredService<IArtifactStore>(), sp.GetRequiredService<IRecordStore>(),
+            sp.GetRequiredService<IOptions<ControlOptions>>(), sp.GetRequiredService<ILogger<DatasetRegistry>>()));
         builder.Services.AddSingleton(sp => new RunStore(sp.GetRequiredService<IRecordStore>()));
         builder.Services.AddSingleton(sp => new ModelRegistry(sp.GetRequiredService<IRecordStore>()));
         builder.Services.AddSingleton(sp =>
         {
             var controller = sp.GetRequiredService<PipelineController>();
-            var supervisor = new RunSupervisor(sp.GetRequiredService<TeacherRegistry>(), sp.GetRequiredService<RunStore>(),
+            var supervisor = new RunSupervisor(sp.GetRequiredService<TeacherRegistry>(), sp.GetRequiredService<DatasetRegistry>(), sp.GetRequiredService<RunStore>(),
                 sp.GetRequiredService<ModelRegistry>(), sp.GetRequiredService<ResultRecords>(), sp.GetRequiredService<ObservedBus>(), controller,
                 sp.GetRequiredService<JobWatchdog>(), sp.GetRequiredService<RunLedger>(), sp.GetRequiredService<IOptions<ControlOptions>>(),
                 sp.GetRequiredService<ILogger<RunSupervisor>>());
@@ -116,6 +118,19 @@ public static class ControlPlaneHosting
             var run = await supervisor.StartRunAsync(pipeline, ct);
             return Results.Ok(new { pipeline, run });
         }).WithSummary("Create or change a pipeline (which teacher it follows and its run configuration in YAML)");
+
+        var datasets = app.Services.GetRequiredService<DatasetRegistry>();
+        write.MapPut("/datasets/{name}", async (string name, HttpContext http, CancellationToken ct) =>
+        {
+            var limit = app.Services.GetRequiredService<IOptions<ControlOptions>>().Value.MaxUploadBytes;
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = limit;
+            var (record, changed) = await datasets.UploadAsync(name, http.Request.Body, http.Request.ContentLength,
+                http.Request.Headers["X-Content-SHA256"].FirstOrDefault(), ct);
+            return changed ? Results.Created($"/api/datasets/{name}", record) : Results.Ok(record);
+        }).WithSummary("Register a data set (a tar, plain or gzipped, of its files) as the archive jobs fetch by digest");
+        api.MapGet("/datasets", async (CancellationToken ct) => Results.Ok(await datasets.AllAsync(ct)));
+        api.MapGet("/datasets/{name}", async (string name, CancellationToken ct) =>
+            await datasets.GetAsync(name, ct) is { } d ? Results.Ok(d) : Results.Problem($"data set {name} is not registered", statusCode: StatusCodes.Status404NotFound));
 
         api.MapGet("/teachers", async (CancellationToken ct) => Results.Ok(await registry.TeachersAsync(ct)));
         api.MapGet("/teachers/{name}", async (string name, CancellationToken ct) =>

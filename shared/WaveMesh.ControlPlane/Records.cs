@@ -20,10 +20,12 @@ public sealed record PipelineRecord(string Name, string Teacher, string Config, 
 
 /// <summary>
 /// A run as persisted: what started it and every event it has received, enough to rebuild it after a restart.
-/// <paramref name="OnDemand"/> is the one size of a run asked for on demand (stage 2 and an evaluation only).
+/// <paramref name="OnDemand"/> is the one size of a run asked for on demand (stage 2 and an evaluation only);
+/// <paramref name="Data"/> the data set its jobs use, by digest (fixed when the run starts, so a restored run's jobs keep
+/// their keys even if the data set is registered again meanwhile).
 /// </summary>
 public sealed record RunRecord(Guid RunId, string Pipeline, DateTime StartedAt, TeacherChanged Teacher, string Config, List<Envelope> Events, string Status,
-    ModelSize? OnDemand = null)
+    ModelSize? OnDemand = null, DatasetRef? Data = null)
 {
     public const string Running = "running";
 }

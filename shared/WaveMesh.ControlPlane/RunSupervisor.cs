@@ -16,7 +16,7 @@ namespace WaveMesh.ControlPlane;
 /// and hands it to the same <see cref="PipelineController"/> the embedded mode uses, rebuilds unfinished runs after a
 /// restart, and re-offers stalled and dead-lettered jobs. One control replica is expected.
 /// </summary>
-public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, ModelRegistry models, ResultRecords results, IEventBus bus,
+public sealed class RunSupervisor(TeacherRegistry registry, DatasetRegistry datasets, RunStore runs, ModelRegistry models, ResultRecords results, IEventBus bus,
     PipelineController controller, JobWatchdog watchdog, RunLedger ledger, IOptions<ControlOptions> options, ILogger<RunSupervisor> log) : IEventHandler
 {
     /// <summary>(run, size) pairs whose promotion is decided, so later events of the run skip them without reading the registry.</summary>
@@ -64,21 +64,25 @@ public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, Model
             ? await StartRunAsync(pipeline, pipeline.Teacher, current, ct, size)
             : throw new ControlException(404, $"teacher {pipeline.Teacher} has no version yet");
 
-    /// <summary>The definition a run follows: its pipeline's configuration, narrowed to one size for an on-demand run.</summary>
-    static PipelineDefinition Definition(string pipeline, string config, ModelSize? onDemand)
+    /// <summary>
+    /// The definition a run follows: its pipeline's configuration, narrowed to one size for an on-demand run, its data
+    /// set addressed by digest (<paramref name="data"/>, or the registered one when the run is new).
+    /// </summary>
+    async Task<PipelineDefinition> DefinitionAsync(string pipeline, string config, ModelSize? onDemand, DatasetRef? data, CancellationToken ct)
     {
         var definition = RunConfig.Parse(config, $"pipeline {pipeline}").Pipeline with { Name = pipeline };
+        definition = definition with { Data = data ?? await datasets.ResolveAsync(definition.Data, ct) };
         return onDemand is { } size ? definition.OnDemand(size) : definition;
     }
 
     async Task<Guid> StartRunAsync(PipelineRecord pipeline, string teacherName, TeacherVersion version, CancellationToken ct, ModelSize? onDemand = null)
     {
         await Ready(ct);
-        var definition = Definition(pipeline.Name, pipeline.Config, onDemand);
+        var definition = await DefinitionAsync(pipeline.Name, pipeline.Config, onDemand, null, ct);
         var runId = Guid.NewGuid();
         var teacher = new TeacherChanged(version.Digest, TeacherVersion.Label(teacherName, version.Version), version.Family, version.Size) { RunId = runId };
         if (Activity.Current is { } trace) runTraces[runId] = trace.Context;
-        await runs.CreateAsync(new RunRecord(runId, pipeline.Name, DateTime.UtcNow, teacher, pipeline.Config, [], RunRecord.Running, onDemand), ct);
+        await runs.CreateAsync(new RunRecord(runId, pipeline.Name, DateTime.UtcNow, teacher, pipeline.Config, [], RunRecord.Running, onDemand, definition.Data), ct);
         ledger.StartRun(runId, pipeline.Name, teacher.Name, teacher.TeacherDigest, DateTime.UtcNow);
         await bus.PublishAsync(teacher, ct);
         await controller.StartAsync(definition, teacher, ct);
@@ -147,7 +151,7 @@ public sealed class RunSupervisor(TeacherRegistry registry, RunStore runs, Model
         foreach (var record in await runs.ListAsync(ct))
         {
             if (record.Status != RunRecord.Running) continue;
-            var definition = Definition(record.Pipeline, record.Config, record.OnDemand);
+            var definition = await DefinitionAsync(record.Pipeline, record.Config, record.OnDemand, record.Data, ct);
             var run = controller.Restore(definition, record.Teacher, record.Events.Select(x => (IntegrationEvent)x.Open()));
             log.LogInformation("run {Run} restored with {Events} events", record.RunId, record.Events.Count);
             // Jobs the previous process admitted may never have reached the bus (it stopped mid-handling): offer again

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
@@ -20,7 +19,7 @@ public sealed class ControlException(int status, string message) : Exception(mes
 /// every teacher version and pipeline definition. Starts nothing: what a new version or pipeline starts is the
 /// <see cref="RunSupervisor"/>'s business.
 /// </summary>
-public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordStore, IOptions<ControlOptions> options, ILogger<TeacherRegistry> log)
+public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordStore, DatasetRegistry datasets, IOptions<ControlOptions> options, ILogger<TeacherRegistry> log)
 {
     readonly RecordFiles records = new(recordStore);
     readonly SemaphoreSlim gate = new(1, 1);
@@ -47,28 +46,9 @@ public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordSto
     public async Task<Registration> UploadAsync(string name, Stream body, long? length, string? claimedSha256, int? heads, CancellationToken ct)
     {
         CheckName(name, "teacher");
-        if (length > o.MaxUploadBytes) throw new ControlException(413, $"upload of {length} bytes exceeds the limit of {o.MaxUploadBytes}");
-        Directory.CreateDirectory(o.UploadDirectory);
-        var temp = Path.Combine(o.UploadDirectory, $"{Guid.NewGuid():N}.safetensors");
+        var temp = await Upload.ReceiveAsync(body, length, claimedSha256, o, ".safetensors", ct);
         try
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            long total = 0;
-            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            {
-                var buffer = new byte[1 << 16];
-                int n;
-                while ((n = await body.ReadAsync(buffer, ct)) > 0)
-                {
-                    total += n;
-                    if (total > o.MaxUploadBytes) throw new ControlException(413, $"upload exceeds the limit of {o.MaxUploadBytes} bytes");
-                    hash.AppendData(buffer, 0, n);
-                    await file.WriteAsync(buffer.AsMemory(0, n), ct);
-                }
-            }
-            var digest = Convert.ToHexStringLower(hash.GetHashAndReset());
-            if (claimedSha256 is not null && !string.Equals(claimedSha256.Trim(), digest, StringComparison.OrdinalIgnoreCase))
-                throw new ControlException(400, $"upload corrupted in transit: its SHA-256 is {digest}, the client said {claimedSha256}");
             var (family, size) = Validate(temp, heads);
             await CheckPipelinesAsync(name, family, size, ct);
             var info = await store.PutFileAsync(temp, "vit", new Dictionary<string, string> { [MetadataKeys.Teacher] = name }, ct);
@@ -112,6 +92,7 @@ public sealed class TeacherRegistry(IArtifactStore store, IRecordStore recordSto
         catch (ConfigException e) { throw new ControlException(400, e.Message); }
         if ((await TeacherAsync(teacher, ct))?.Current is { } current && Compatibility.Problems(current.Family, current.Size, definition) is { Count: > 0 } problems)
             throw new ControlException(400, Compatibility.Describe(name, TeacherVersion.Label(teacher, current.Version), problems));
+        await datasets.CheckAvailableAsync(definition.Data, ct);   // a data set nobody can provide is refused now, not when a run starts
         var record = new PipelineRecord(name, teacher, config, DateTime.UtcNow);
         await records.PutAsync(PipelineKey(name), record, ct);
         await records.AddToIndexAsync(PipelinesIndex, name, ct);

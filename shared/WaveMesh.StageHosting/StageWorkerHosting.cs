@@ -30,7 +30,7 @@ public static class StageWorkerHosting
             return new StageContext
             {
                 Store = sp.GetRequiredService<IArtifactStore>(),
-                Datasets = new Datasets(o.DataPaths),
+                Datasets = new Datasets(o.DataPaths, Path.Combine(o.WorkDirectory, "datasets")),
                 Device = device,
                 Worker = o.Name ?? $"{Environment.MachineName}/{Environment.ProcessId}",
                 WorkDirectory = Path.Combine(o.WorkDirectory, Guid.NewGuid().ToString("N")[..8]),

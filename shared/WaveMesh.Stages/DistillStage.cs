@@ -18,7 +18,7 @@ public sealed class DistillStage : StageUnit<DistillTemplates>
     {
         var clock = Stopwatch.StartNew();
         using var teacher = StageArtifacts.LoadModel(context, job.TeacherDigest);
-        var data = context.Datasets.Load(job.Data);
+        var data = context.Datasets.Load(job.Data, context.Store);
         var aux = ModelMapping.Spec(job.Family, job.Auxiliary);
         var options = new DistillOptions
         {

@@ -13,7 +13,7 @@ public sealed class EvaluateStage : StageUnit<EvaluateModel>
     {
         var clock = Stopwatch.StartNew();
         using var model = StageArtifacts.LoadModel(context, job.ModelDigest);
-        var data = context.Datasets.Load(job.Data);
+        var data = context.Datasets.Load(job.Data, context.Store);
         cancellation.ThrowIfCancellationRequested();
         var result = Evaluation.Run(model, data.Test, data.Normalization, context.Device);
         double seconds = clock.Elapsed.TotalSeconds;

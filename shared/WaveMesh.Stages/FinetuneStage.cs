@@ -39,7 +39,7 @@ public sealed class FinetuneStage : StageUnit<FinetuneTarget>
         // unperturbed model) and seeded by the job, so a rerun is identical.
         if (job.Training.Perturb is > 0 and var perturb) Perturbation.Apply(model, perturb, job.Seed);
 
-        var data = context.Datasets.Load(job.Data);
+        var data = context.Datasets.Load(job.Data, context.Store);
         var curve = new List<CurvePoint>();
         var curveSteps = Enumerable.Range(1, Math.Max(0, job.CurvePoints - 1))
             .Select(i => (int)Math.Round((double)i * job.Training.Steps / job.CurvePoints)).Where(s => s > 0).ToHashSet();

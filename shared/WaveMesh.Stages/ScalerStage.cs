@@ -25,7 +25,7 @@ public sealed class ScalerStage : StageUnit<TrainScalers>
             : null;
         // The model whose logits the scalers imitate: the teacher, or the auxiliary model the templates were distilled into.
         using nn.Module<Tensor, Tensor> reference = imitateAux ? new TemplatedVit(templates, aux!) : StageArtifacts.LoadModel(context, job.TeacherDigest);
-        var data = context.Datasets.Load(job.Data);
+        var data = context.Datasets.Load(job.Data, context.Store);
         using var initial = ScalerTraining.InitialScalers(templates, target, init, aux, job.Seed, EngineMapping.Depth(job.Depth));
         var options = new DistillOptions
         {

@@ -31,14 +31,20 @@ public sealed class Recording_run_events(ITestOutputHelper output) : IDisposable
         targets: [1x16x1]
         """;
 
+    static DatasetRegistry Datasets(FileArtifactStore store, IOptions<ControlOptions> options) =>
+        new(store, store, options, NullLogger<DatasetRegistry>.Instance);
+
+    static TeacherRegistry Registry(FileArtifactStore store, IOptions<ControlOptions> options) =>
+        new(store, store, Datasets(store, options), options, NullLogger<TeacherRegistry>.Instance);
+
     (RunSupervisor Supervisor, RunStore Runs) Control(FileArtifactStore store)
     {
         var options = Options.Create(new ControlOptions { UploadDirectory = Path.Combine(folder.Path, "uploads") });
         var bus = new DroppingBus();
-        var registry = new TeacherRegistry(store, store, options, NullLogger<TeacherRegistry>.Instance);
+        var registry = Registry(store, options);
         var runs = new RunStore(store);
         var results = new ResultRecords(store, store);
-        var supervisor = new RunSupervisor(registry, runs, new ModelRegistry(store), results, bus, new PipelineController(bus),
+        var supervisor = new RunSupervisor(registry, Datasets(store, options), runs, new ModelRegistry(store), results, bus, new PipelineController(bus),
             new JobWatchdog(new InMemoryJobLeases(), results, bus), new RunLedger(), options, NullLogger<RunSupervisor>.Instance);
         supervisor.MarkReady();
         return (supervisor, runs);
@@ -46,7 +52,7 @@ public sealed class Recording_run_events(ITestOutputHelper output) : IDisposable
 
     static async Task<Guid> StartRun(FileArtifactStore store, RunSupervisor supervisor)
     {
-        var registry = new TeacherRegistry(store, store, Options.Create(new ControlOptions()), NullLogger<TeacherRegistry>.Instance);
+        var registry = Registry(store, Options.Create(new ControlOptions()));
         await registry.PutPipelineAsync("p", "t", Config, CancellationToken.None);
         var version = new TeacherVersion(1, Fakes.ModelDigest, DateTime.UtcNow, 1, new ModelFamily(), new ModelSize(2, 32, 2));
         var started = await supervisor.StartRunsAsync(new Registration("t", version, Changed: true));
@@ -64,7 +70,7 @@ public sealed class Recording_run_events(ITestOutputHelper output) : IDisposable
     {
         var store = new FileArtifactStore(Path.Combine(folder.Path, "store"));
         var (supervisor, runs) = Control(store);
-        var registry = new TeacherRegistry(store, store, Options.Create(new ControlOptions()), NullLogger<TeacherRegistry>.Instance);
+        var registry = Registry(store, Options.Create(new ControlOptions()));
         await registry.PutPipelineAsync("late", "t", Config, CancellationToken.None);
         var version = new TeacherVersion(1, Fakes.ModelDigest, DateTime.UtcNow, 1, new ModelFamily(), new ModelSize(2, 32, 2));
         var started = await supervisor.StartRunsAsync(new Registration("t", version, Changed: true));

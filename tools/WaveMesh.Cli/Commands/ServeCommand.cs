@@ -61,7 +61,8 @@ static class ServeCommand
             ["WaveMesh:Worker:SlotWait"] = "1.00:00:00",
             ["WaveMesh:Worker:MaxAttempts"] = "2",
             ["WaveMesh:Worker:RetryDelay"] = "00:00:01",
-            [$"WaveMesh:Worker:DataPaths:{Datasets.FashionMnistName}"] = parse.GetValue(CliContext.Data) ?? FashionMnist.DefaultRoot,
+            // The control plane registers its copy of the data set as an artifact; jobs carry its digest, not this path.
+            [$"WaveMesh:Control:DataPaths:{Datasets.FashionMnistName}"] = parse.GetValue(CliContext.Data) ?? FashionMnist.DefaultRoot,
             ["Logging:LogLevel:Default"] = "Information",
             ["Logging:LogLevel:Microsoft"] = "Warning",
             ["Logging:LogLevel:System"] = "Warning",
