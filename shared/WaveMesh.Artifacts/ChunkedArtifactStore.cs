@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace WaveMesh.Artifacts;
 
@@ -19,7 +20,12 @@ public sealed class ChunkedArtifactStore(IKeyValueStore kv, int chunkBytes, stri
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     sealed record Chunk(string Key, string Sha256, int Size);
-    sealed record Manifest(string Digest, long Size, string Kind, Dictionary<string, string> Metadata, DateTime CreatedAt, int ChunkBytes, List<Chunk> Chunks);
+    /// <summary>
+    /// What the manifest key holds. When the chunk list would make it larger than one value may be, the list is cut into
+    /// pages stored under their own keys (<see cref="ChunkLists"/>) and <see cref="Chunks"/> is empty as stored.
+    /// </summary>
+    sealed record Manifest(string Digest, long Size, string Kind, Dictionary<string, string> Metadata, DateTime CreatedAt, int ChunkBytes, List<Chunk> Chunks,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<string>? ChunkLists = null);
 
     static string ManifestKey(string digest) => $"artifact/{digest}";
     static string RecordKey(string key) => $"record/{key}";
@@ -77,20 +83,22 @@ public sealed class ChunkedArtifactStore(IKeyValueStore kv, int chunkBytes, stri
         var digest = Convert.ToHexStringLower(whole.GetHashAndReset());
         var manifest = new Manifest(digest, size, kind, new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()),
             DateTime.UtcNow, chunkSize, chunks);
-        if (await TryCreate(ManifestKey(digest), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), cancellation))
+        var (stored, pages) = await Stored(manifest, upload, cancellation);
+        if (await TryCreate(ManifestKey(digest), stored, cancellation))
         {
             await kv.DeleteAsync(DamageKey(digest), null, cancellation);   // stored whole again: the old damage is history
             return Info(manifest);
         }
         // Someone stored the same content first: theirs stands, ours is removed.
         await DeleteChunks(chunks);
+        await DeleteKeys(pages);
         return Info(await ReadManifest(digest, cancellation) ?? manifest);
     }
 
     public async Task<string> GetFileAsync(string digest, CancellationToken cancellation = default)
     {
         Check(digest);
-        var manifest = await ReadManifest(digest, cancellation);
+        var manifest = await ReadManifest(digest, cancellation, withChunks: true);
         if (manifest is null)
         {
             if (await kv.GetAsync(DamageKey(digest), cancellation) is { } damage)
@@ -168,16 +176,69 @@ public sealed class ChunkedArtifactStore(IKeyValueStore kv, int chunkBytes, stri
 
     Task<bool> TryCreate(string key, ReadOnlyMemory<byte> value, CancellationToken cancellation) => kv.TryCreateAsync(key, value, cancellation);
 
-    async Task<Manifest?> ReadManifest(string digest, CancellationToken cancellation)
+    /// <summary>
+    /// The manifest's bytes as the manifest key holds them: the whole manifest when it fits one value, else the manifest
+    /// with its chunk list in pages (each within one value) written first under <c>chunklist/{upload}/{n}</c>.
+    /// </summary>
+    async Task<(byte[] Bytes, List<string> Pages)> Stored(Manifest manifest, string upload, CancellationToken cancellation)
     {
-        return await kv.GetAsync(ManifestKey(digest), cancellation) is { } bytes ? JsonSerializer.Deserialize<Manifest>(bytes.Span, Json) : null;
+        var whole = JsonSerializer.SerializeToUtf8Bytes(manifest, Json);
+        if (whole.Length <= kv.MaxValueBytes) return (whole, []);
+        var pages = new List<string>();
+        var page = new List<Chunk>();
+        int pageBytes = 2;   // [ ]
+        async Task Flush()
+        {
+            var key = $"chunklist/{upload}/{pages.Count}";
+            await kv.SetAsync(key, JsonSerializer.SerializeToUtf8Bytes(page, Json), cancellation);
+            pages.Add(key);
+            page = [];
+            pageBytes = 2;
+        }
+        try
+        {
+            foreach (var chunk in manifest.Chunks)
+            {
+                int bytes = JsonSerializer.SerializeToUtf8Bytes(chunk, Json).Length + 1;   // and its comma
+                if (page.Count > 0 && pageBytes + bytes > kv.MaxValueBytes) await Flush();
+                page.Add(chunk);
+                pageBytes += bytes;
+            }
+            await Flush();
+            var paged = JsonSerializer.SerializeToUtf8Bytes(manifest with { Chunks = [], ChunkLists = pages }, Json);
+            if (paged.Length > kv.MaxValueBytes)
+                throw new InvalidOperationException($"artifact {manifest.Digest} needs {pages.Count} chunk-list pages, more than one manifest of {kv.MaxValueBytes} bytes can name");
+            return (paged, pages);
+        }
+        catch
+        {
+            await DeleteKeys(pages);
+            throw;
+        }
     }
 
-    async Task DeleteChunks(IEnumerable<Chunk> chunks)
+    /// <summary>The manifest; its chunk list is read from its pages only when <paramref name="withChunks"/> (to read the bytes).</summary>
+    async Task<Manifest?> ReadManifest(string digest, CancellationToken cancellation, bool withChunks = false)
     {
-        foreach (var c in chunks)
+        if (await kv.GetAsync(ManifestKey(digest), cancellation) is not { } bytes) return null;
+        var manifest = JsonSerializer.Deserialize<Manifest>(bytes.Span, Json)!;
+        if (!withChunks || manifest.ChunkLists is not { Count: > 0 } pages) return manifest;
+        var chunks = new List<Chunk>();
+        foreach (var page in pages)
         {
-            try { await kv.DeleteAsync(c.Key); }
+            // A lost page leaves the list short: the read that follows finds the size and digest wrong and reports it.
+            if (await kv.GetAsync(page, cancellation) is { } list) chunks.AddRange(JsonSerializer.Deserialize<List<Chunk>>(list.Span, Json)!);
+        }
+        return manifest with { Chunks = chunks };
+    }
+
+    Task DeleteChunks(IEnumerable<Chunk> chunks) => DeleteKeys(chunks.Select(c => c.Key));
+
+    async Task DeleteKeys(IEnumerable<string> keys)
+    {
+        foreach (var key in keys)
+        {
+            try { await kv.DeleteAsync(key); }
             catch (Exception e) when (e is not OperationCanceledException) { /* an orphan chunk wastes space but harms nothing */ }
         }
     }

@@ -29,11 +29,11 @@ public sealed class Storing_artifacts_and_leases_in_redis : IAsyncLifetime
     }
 
     /// <summary>A client as another process would have: its own connection, and its own (empty) local cache.</summary>
-    async Task<(RedisKeyValueStore Kv, ChunkedArtifactStore Store)> Client()
+    async Task<(RedisKeyValueStore Kv, ChunkedArtifactStore Store)> Client(int chunkBytes = ChunkBytes)
     {
         var redis = await ConnectionMultiplexer.ConnectAsync(Servers.Redis);
         lock (connections) connections.Add(redis);
-        var options = new RedisOptions { Configuration = Servers.Redis, KeyPrefix = prefix, ChunkBytes = ChunkBytes };
+        var options = new RedisOptions { Configuration = Servers.Redis, KeyPrefix = prefix, ChunkBytes = chunkBytes };
         var kv = new RedisKeyValueStore(redis, options);
         return (kv, new ChunkedArtifactStore(kv, options.ChunkBytes, Path.Combine(folder, "cache-" + Guid.NewGuid().ToString("N")[..8])));
     }
@@ -76,6 +76,33 @@ public sealed class Storing_artifacts_and_leases_in_redis : IAsyncLifetime
         Assert.Equal(content, await File.ReadAllBytesAsync(await reader.GetFileAsync(digest)));
         await using var stream = await reader.OpenReadAsync(digest);
         Assert.Equal(digest, ArtifactDigest.Of(stream));
+    }
+
+    [Fact]
+    public async Task A_chunk_list_longer_than_one_value_goes_into_pages_and_every_value_stays_within_a_chunk()
+    {
+        const int small = 4096;
+        var (_, writer) = await Client(small);
+        var content = RandomBytes(100 * small + 17, seed: 4);   // 101 chunks: their list alone is ~13 kB
+
+        var info = await writer.PutAsync(new MemoryStream(content), "blob");
+
+        foreach (var key in await Keys(""))
+        {
+            var length = await Db.HashStringLengthAsync(key, "v");
+            Assert.True(length <= small, $"{key} holds {length} bytes, more than ChunkBytes {small}");
+        }
+        var pages = await Keys("chunklist/");
+        Assert.InRange(pages.Count, 4, 10);
+        Assert.Equal(101, (await Keys("chunk/")).Count);
+        var (_, reader) = await Client(small);
+        Assert.Equal(content, await File.ReadAllBytesAsync(await reader.GetFileAsync(info.Digest)));
+        Assert.Equal(content.Length, (await reader.GetInfoAsync(info.Digest))!.Size);
+
+        // A lost page leaves the chunk list short: the read refuses the artifact instead of returning part of it.
+        await Db.KeyDeleteAsync(pages[1]);
+        var (_, late) = await Client(small);
+        await Assert.ThrowsAsync<ArtifactCorruptException>(() => late.GetFileAsync(info.Digest));
     }
 
     [Fact]

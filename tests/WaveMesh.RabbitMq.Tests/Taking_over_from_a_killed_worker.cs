@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
@@ -59,7 +60,11 @@ public sealed class Taking_over_from_a_killed_worker(ITestOutputHelper output) :
         Assert.All(Results.Branches(events), b => Assert.True(b.Value.Init is not null && b.Value.Final is not null, b.Key));
 
         // Artifacts: exactly one manifest per artifact the run names, no chunk outside a manifest, and every one verifies.
-        var named = events.SelectMany(MessageTypes.Outputs).Append(ArtifactDigest.Of(new MemoryStream(TinyTeacher.Bytes))).ToHashSet();
+        // What the run names, the teacher, and the data set the control plane registered from its own copy.
+        using var dataset = new MemoryStream();
+        DatasetArchive.PackFolder(DatasetArchive.FashionMnist, DatasetArchive.FashionMnistFolder, dataset);
+        var named = events.SelectMany(MessageTypes.Outputs).Append(ArtifactDigest.Of(new MemoryStream(TinyTeacher.Bytes)))
+            .Append(Convert.ToHexStringLower(SHA256.HashData(dataset.ToArray()))).ToHashSet();
         var db = deployment.Redis.GetDatabase();
         var manifests = await Servers.RedisKeysAsync(deployment.Redis, deployment.KeyPrefix + "artifact/");
         Assert.Equal(named.Order(), manifests.Select(k => k[(deployment.KeyPrefix + "artifact/").Length..]).Order());
