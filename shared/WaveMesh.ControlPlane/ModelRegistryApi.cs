@@ -72,8 +72,8 @@ static class ModelRegistryApi
                 .OrderByDescending(p => p.UpdatedAt).ToList();
             // The teacher's current templates: those distilled by the run of this version that succeeded last (they are in
             // the store, so only stage 2 runs, with that run's configuration); else the newest pipeline following the teacher.
-            var latest = (await runs.ListAsync(ct))
-                .Where(r => r.OnDemand is null && r.Status == RunOutcome.Succeeded && r.Teacher.TeacherDigest == current.Digest)
+            var latest = (await runs.ForTeacherAsync(current.Digest, ct))
+                .Where(r => r.OnDemand is null && r.Status == RunOutcome.Succeeded)
                 .Where(r => r.Events.Any(e => e.Type == nameof(TemplatesDistilled)))
                 .Where(r => following.Any(p => p.Name == r.Pipeline))
                 .MaxBy(r => r.StartedAt);

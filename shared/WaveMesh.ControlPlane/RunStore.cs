@@ -13,6 +13,10 @@ public sealed class RunStore(IRecordStore store, int segmentSize = RunStore.Defa
 {
     public const int DefaultSegmentSize = 100;
     const string Index = "control/runs";
+    /// <summary>The runs of one teacher version (by digest), so its report and its on-demand sizes read only those.</summary>
+    static string TeacherIndex(string digest) => $"control/runs/teacher/{digest}";
+    /// <summary>Written once every run recorded before the teacher indexes existed has been indexed.</summary>
+    const string TeacherIndexBuilt = "control/runs/teacher-index-built";
     static string HeaderKey(Guid id) => $"control/run/{id}";
     static string SegmentKey(Guid id, int segment) => $"control/run/{id}/events/{segment}";
 
@@ -30,13 +34,61 @@ public sealed class RunStore(IRecordStore store, int segmentSize = RunStore.Defa
         public HashSet<Guid> Ids = [];
     }
 
-    /// <summary>Records a new run (no events yet) and lists it.</summary>
+    /// <summary>Records a new run (no events yet) and lists it, with the other runs of its teacher version.</summary>
     public async Task CreateAsync(RunRecord run, CancellationToken ct = default)
     {
+        await EnsureTeacherIndexAsync(ct);
         await records.PutAsync(HeaderKey(run.RunId), run with { Events = [] }, ct);
-        await records.AddToIndexAsync(Index, run.RunId.ToString(), ct);
         await gate.WaitAsync(ct);
-        try { logs[run.RunId] = new EventLog(); }
+        try
+        {
+            // Indexes are read, changed and written back: one writer at a time, or two runs starting together lose one.
+            await records.AddToIndexAsync(Index, run.RunId.ToString(), ct);
+            await records.AddToIndexAsync(TeacherIndex(run.Teacher.TeacherDigest), run.RunId.ToString(), ct);
+            logs[run.RunId] = new EventLog();
+        }
+        finally { gate.Release(); }
+    }
+
+    /// <summary>The runs of the teacher version <paramref name="teacherDigest"/>, with all their events; no other run is read.</summary>
+    public async Task<IReadOnlyList<RunRecord>> ForTeacherAsync(string teacherDigest, CancellationToken ct = default)
+    {
+        await EnsureTeacherIndexAsync(ct);
+        var result = new List<RunRecord>();
+        foreach (var id in await records.IndexAsync(TeacherIndex(teacherDigest), ct))
+            if (await GetAsync(Guid.Parse(id), ct) is { } run) result.Add(run);
+        return result;
+    }
+
+    /// <summary>Every run's header (what started it, its status), without reading its event segments.</summary>
+    public async Task<IReadOnlyList<RunRecord>> HeadersAsync(CancellationToken ct = default)
+    {
+        var result = new List<RunRecord>();
+        foreach (var id in await records.IndexAsync(Index, ct))
+            if (await records.GetAsync<RunRecord>(HeaderKey(Guid.Parse(id)), ct) is { } header) result.Add(header);
+        return result;
+    }
+
+    bool teacherIndexBuilt;
+
+    /// <summary>Indexes by teacher version the runs a store holds from before those indexes existed; once per store.</summary>
+    async Task EnsureTeacherIndexAsync(CancellationToken ct)
+    {
+        if (teacherIndexBuilt) return;
+        await gate.WaitAsync(ct);
+        try
+        {
+            if (teacherIndexBuilt || await records.GetAsync<string>(TeacherIndexBuilt, ct) is not null)
+            {
+                teacherIndexBuilt = true;
+                return;
+            }
+            foreach (var id in await records.IndexAsync(Index, ct))
+                if (await records.GetAsync<RunRecord>(HeaderKey(Guid.Parse(id)), ct) is { } header)
+                    await records.AddToIndexAsync(TeacherIndex(header.Teacher.TeacherDigest), id, ct);
+            await records.PutAsync(TeacherIndexBuilt, DateTime.UtcNow.ToString("O"), ct);
+            teacherIndexBuilt = true;
+        }
         finally { gate.Release(); }
     }
 
@@ -55,14 +107,6 @@ public sealed class RunStore(IRecordStore store, int segmentSize = RunStore.Defa
         var segments = new List<List<Envelope>>();
         while (await records.GetAsync<List<Envelope>>(SegmentKey(id, segments.Count), ct) is { } part) segments.Add(part);
         return (header, segments);
-    }
-
-    public async Task<IReadOnlyList<RunRecord>> ListAsync(CancellationToken ct = default)
-    {
-        var result = new List<RunRecord>();
-        foreach (var id in await records.IndexAsync(Index, ct))
-            if (await GetAsync(Guid.Parse(id), ct) is { } run) result.Add(run);
-        return result;
     }
 
     /// <summary>Appends <paramref name="e"/> to its run; false when the run is unknown or already has this event.</summary>

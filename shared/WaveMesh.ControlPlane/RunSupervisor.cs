@@ -148,9 +148,9 @@ public sealed class RunSupervisor(TeacherRegistry registry, DatasetRegistry data
     /// <summary>After a restart: every run still running is rebuilt from its recorded events.</summary>
     public async Task RestoreAsync(CancellationToken ct = default)
     {
-        foreach (var record in await runs.ListAsync(ct))
+        foreach (var header in await runs.HeadersAsync(ct))
         {
-            if (record.Status != RunRecord.Running) continue;
+            if (header.Status != RunRecord.Running || await runs.GetAsync(header.RunId, ct) is not { } record) continue;
             var definition = await DefinitionAsync(record.Pipeline, record.Config, record.OnDemand, record.Data, ct);
             var run = controller.Restore(definition, record.Teacher, record.Events.Select(x => (IntegrationEvent)x.Open()));
             log.LogInformation("run {Run} restored with {Events} events", record.RunId, record.Events.Count);

@@ -75,7 +75,9 @@ public static class TeacherReport
         api.MapGet("/teachers/{name}/report", async (string name, CancellationToken ct) =>
         {
             var teacher = await teachers.TeacherAsync(name, ct) ?? throw new ControlException(404, $"teacher {name} is not registered");
-            return Results.Ok(Build(teacher, await runs.ListAsync(ct), await models.AllAsync(ct)));
+            var versionRuns = new List<RunRecord>();
+            foreach (var digest in teacher.Versions.Select(v => v.Digest).Distinct()) versionRuns.AddRange(await runs.ForTeacherAsync(digest, ct));
+            return Results.Ok(Build(teacher, versionRuns, await models.AllAsync(ct)));
         }).WithSummary("Every version of a teacher side by side: accuracy against size for each method, and the promoted model per size");
     }
 }

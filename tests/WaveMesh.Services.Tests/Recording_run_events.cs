@@ -142,4 +142,60 @@ public sealed class Recording_run_events(ITestOutputHelper output) : IDisposable
         Assert.Equal(Enumerable.Range(0, 251).Select(i => $"job-{i}"), recorded);
         Assert.Equal(recorded, (await runs.GetAsync(run))!.Events.Select(x => ((TargetEvaluated)x.Open()).JobKey));
     }
+
+    /// <summary>A record store that notes every key read.</summary>
+    sealed class ReadLog(IRecordStore inner) : IRecordStore
+    {
+        public List<string> Keys { get; } = [];
+        public Task<bool> TryAddRecordAsync(string key, string json, CancellationToken cancellation = default) => inner.TryAddRecordAsync(key, json, cancellation);
+        public Task SetRecordAsync(string key, string json, CancellationToken cancellation = default) => inner.SetRecordAsync(key, json, cancellation);
+        public Task<bool> DeleteRecordAsync(string key, CancellationToken cancellation = default) => inner.DeleteRecordAsync(key, cancellation);
+        public Task<string?> GetRecordAsync(string key, CancellationToken cancellation = default)
+        {
+            lock (Keys) Keys.Add(key);
+            return inner.GetRecordAsync(key, cancellation);
+        }
+    }
+
+    static RunRecord NewRun(string teacherDigest) => new(Guid.NewGuid(), "p", DateTime.UtcNow,
+        new TeacherChanged(teacherDigest, "t v1", new ModelFamily(), new ModelSize(2, 32, 2)), Config, [], RunRecord.Running);
+
+    [Fact]
+    public async Task A_teacher_version_s_runs_are_found_without_reading_any_other_run()
+    {
+        var store = new FileArtifactStore(Path.Combine(folder.Path, "store"));
+        var runs = new RunStore(store);
+        var mine = NewRun(new string('a', 64));
+        var other = NewRun(new string('b', 64));
+        await runs.CreateAsync(mine);
+        await runs.CreateAsync(other);
+        await runs.AppendAsync(Unrelated(mine.RunId, 1));
+        var reads = new ReadLog(store);
+
+        var found = await new RunStore(reads).ForTeacherAsync(mine.Teacher.TeacherDigest);
+
+        Assert.Equal(mine.RunId, Assert.Single(found).RunId);
+        Assert.DoesNotContain(reads.Keys, key => key.Contains(other.RunId.ToString(), StringComparison.Ordinal));
+        Assert.Single(found[0].Events);
+        Assert.Empty(await runs.ForTeacherAsync(new string('c', 64)));
+    }
+
+    [Fact]
+    public async Task Runs_recorded_before_the_teacher_index_existed_are_indexed_once()
+    {
+        var store = new FileArtifactStore(Path.Combine(folder.Path, "store"));
+        var old = NewRun(new string('d', 64));
+        // As an older control plane wrote it: the header and the list of all runs, no index by teacher.
+        await store.SetRecordAsync($"control/run/{old.RunId}", ContractJson.Serialize(old));
+        await store.SetRecordAsync("control/runs", ContractJson.Serialize(new List<string> { old.RunId.ToString() }));
+        var runs = new RunStore(store);
+
+        var found = await runs.ForTeacherAsync(old.Teacher.TeacherDigest);
+        var newer = NewRun(old.Teacher.TeacherDigest);
+        await runs.CreateAsync(newer);
+
+        Assert.Equal(old.RunId, Assert.Single(found).RunId);
+        Assert.Equal([old.RunId, newer.RunId], (await new RunStore(store).ForTeacherAsync(old.Teacher.TeacherDigest)).Select(r => r.RunId));
+        Assert.NotNull(await store.GetRecordAsync("control/runs/teacher-index-built"));
+    }
 }
