@@ -20,5 +20,8 @@ public static class MetadataKeys
     public const string Steps = "wavemesh.steps";                     // training steps of a fine-tuned model
     public const string Source = "wavemesh.source";                   // file name a teacher was read from (artifact metadata)
     public const string Teacher = "wavemesh.teacher";                 // teacher name an uploaded checkpoint was registered under (artifact metadata)
+    public const string Normalization = "wavemesh.normalization";     // {"mean":[..],"std":[..]}: what training did to pixels scaled to [0, 1]
+    public const string Dataset = "wavemesh.dataset";                 // the data set a model was trained or initialised on (fashion-mnist)
+    public const string DatasetDigest = "wavemesh.dataset_digest";    // sha256 of that data set's archive, when it came from the store
     public const string CurrentFormat = "1";
 }

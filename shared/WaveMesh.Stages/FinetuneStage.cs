@@ -31,15 +31,16 @@ public sealed class FinetuneStage : StageUnit<FinetuneTarget>
         };
         if (model.Spec != spec)
             throw new ArgumentException($"initial model is {model.Spec.Describe()}, the job asks for {spec.Describe()}");
+        var data = context.Datasets.Load(job.Data, context.Store);
         var initDigest = job.Init.Kind == InitSource.Model
             ? job.Init.Digest!
-            : StageArtifacts.SaveModel(context, model, new Dictionary<string, string> { [MetadataKeys.Init] = job.Init.KindName });
+            : StageArtifacts.SaveModel(context, model, StageArtifacts.TrainedOn(job.Data, data.Normalization,
+                new Dictionary<string, string> { [MetadataKeys.Init] = job.Init.KindName }));
 
         // Noise relative to each matrix's RMS, added after the initialisation was stored (the init digest names the
         // unperturbed model) and seeded by the job, so a rerun is identical.
         if (job.Training.Perturb is > 0 and var perturb) Perturbation.Apply(model, perturb, job.Seed);
 
-        var data = context.Datasets.Load(job.Data, context.Store);
         var curve = new List<CurvePoint>();
         var curveSteps = Enumerable.Range(1, Math.Max(0, job.CurvePoints - 1))
             .Select(i => (int)Math.Round((double)i * job.Training.Steps / job.CurvePoints)).Where(s => s > 0).ToHashSet();
@@ -52,12 +53,12 @@ public sealed class FinetuneStage : StageUnit<FinetuneTarget>
                     curve.Add(new CurvePoint(step, Evaluation.Run(model, curveData, data.Normalization, context.Device).Accuracy));
             });
         var stats = Stats(training, clock, context, cancellation);
-        var digest = StageArtifacts.SaveModel(context, model, new Dictionary<string, string>
+        var digest = StageArtifacts.SaveModel(context, model, StageArtifacts.TrainedOn(job.Data, data.Normalization, new Dictionary<string, string>
         {
             [MetadataKeys.Method] = job.Method,
             [MetadataKeys.InitDigest] = initDigest,
             [MetadataKeys.Steps] = job.Training.Steps.ToString(),
-        });
+        }));
         return new TargetFinetuned(job.Key, job.Target, job.Method, initDigest, digest, spec.ParameterCount, curve,
             stats with { Seconds = clock.Elapsed.TotalSeconds });
     }

@@ -38,12 +38,12 @@ public sealed class ScalerStage : StageUnit<TrainScalers>
         var scalersDigest = StageArtifacts.SaveScalers(context, scalers, job.TemplatesDigest);
         using var view = new TemplatedVit(templates, scalers);
         using var model = view.Materialize();
-        var modelDigest = StageArtifacts.SaveModel(context, model, new Dictionary<string, string>
+        var modelDigest = StageArtifacts.SaveModel(context, model, StageArtifacts.TrainedOn(job.Data, data.Normalization, new Dictionary<string, string>
         {
             [MetadataKeys.Init] = "wave",
             [MetadataKeys.TemplatesDigest] = job.TemplatesDigest,
             [MetadataKeys.ScalersDigest] = scalersDigest,
-        });
+        }));
         return new ScalersTrained(job.Key, job.TemplatesDigest, job.Target, scalersDigest, modelDigest, scalers.ScalerCount,
             stats with { Seconds = clock.Elapsed.TotalSeconds });
     }

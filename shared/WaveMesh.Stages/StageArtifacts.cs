@@ -1,3 +1,5 @@
+using WaveMesh.Contracts;
+using WaveMesh.Data;
 using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
@@ -20,6 +22,18 @@ static class StageArtifacts
 
     public static string SaveModel(StageContext context, VisionTransformer model, IReadOnlyDictionary<string, string>? extra = null) =>
         Store(context, ModelKind, path => ModelFile.Save(model, path, extra), extra);
+
+    /// <summary>
+    /// <paramref name="metadata"/> with what a model made on <paramref name="data"/> needs to be used elsewhere: the data
+    /// set (and its archive's digest) and the normalisation its inputs went through.
+    /// </summary>
+    public static Dictionary<string, string> TrainedOn(DatasetRef data, Normalization normalization, Dictionary<string, string> metadata)
+    {
+        metadata[MetadataKeys.Dataset] = data.Name;
+        if (data.Digest is { } digest) metadata[MetadataKeys.DatasetDigest] = digest;
+        metadata[MetadataKeys.Normalization] = new InputNormalization(normalization.Mean, normalization.Std).ToJson();
+        return metadata;
+    }
 
     public static string SaveTemplates(StageContext context, TemplateSet templates, string teacherDigest) =>
         Store(context, TemplatesKind, path => WaveFiles.SaveTemplates(templates, path, teacherDigest),
