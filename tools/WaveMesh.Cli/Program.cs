@@ -5,6 +5,7 @@ using WaveMesh.Cli.Commands;
 var root = new RootCommand("WaveMesh: variable-sized ViTs initialised from distilled weight templates (WAVE)")
 {
     InspectCommand.Create(),
+    ExportCommand.Create(),
     RunCommand.Create(),
     InitCommand.Create(),
     BenchCommand.Create(),
