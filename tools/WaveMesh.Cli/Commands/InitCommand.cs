@@ -70,7 +70,7 @@ static class InitCommand
         var job = new TrainScalers(teacherDigest, templates.Digest, auxDigest ?? "", target, auxDigest is null ? ScalerInit.Random : ScalerInit.Resized,
             data, new TrainSettings(parse.GetValue(Steps), LearningRate: parse.GetValue(LearningRate), WeightDecay: 0), 1.0, engine.Seed);
         var progress = new ConsoleProgress();
-        var runner = new StageRunner(context, [new ScalerStage()]);
+        var runner = new StageRunner(context, [new ScalerStage(), new EvaluateStage()]);
         var result = (ScalersTrained)await runner.RunAsync(job, p => progress.Show(p.Description, p.Step, p.Steps, p.Loss, p.ExamplesPerSecond, TimeSpan.FromSeconds(p.ElapsedSeconds)), ct);
 
         var model = await store.GetFileAsync(result.ModelDigest, ct);
@@ -78,6 +78,10 @@ static class InitCommand
         File.Copy(model, temp);
         File.Move(temp, outFile.FullName, overwrite: true);
         Console.WriteLine($"{(result.Stats.Cached ? "Reused" : "Trained")} {result.Scalers:N0} scalers of {target}; wrote {outFile.FullName}");
+        // As the run reports it: the model's test accuracy before any training step.
+        var evaluation = (TargetEvaluated)await runner.RunAsync(new EvaluateModel(result.ModelDigest, data with { Subset = null },
+            new EvaluationSubject(target, "wave", EvaluationSubject.Init).ToString()), null, ct);
+        Console.WriteLine($"Test accuracy at initialisation: {evaluation.Accuracy:P2} ({evaluation.Examples:N0} test images)");
         return 0;
     }
 }
