@@ -1,3 +1,5 @@
+using System.Formats.Tar;
+using System.IO.Compression;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -5,6 +7,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
+using WaveMesh.Models;
 using WaveMesh.Pipeline;
 
 namespace WaveMesh.ControlPlane;
@@ -48,14 +51,19 @@ static class ModelRegistryApi
                 .OrderBy(v => v.Teacher, StringComparer.Ordinal).ThenBy(v => v.Size, StringComparer.Ordinal).ToList()))
             .WithSummary("Every promoted model: one per (teacher, size)");
 
-        api.MapGet("/models/{teacher}/{size}", async (string teacher, string size, CancellationToken ct) =>
+        api.MapGet("/models/{teacher}/{size}", async (string teacher, string size, string? format, CancellationToken ct) =>
         {
+            if (format is not (null or "safetensors" or "tar" or "zip"))
+                throw new ControlException(400, $"format '{format}' is not one of safetensors (the default), tar, zip");
             var entry = await models.GetAsync(teacher, ParseSize(size), ct);
             if (entry?.Promoted is not { } promoted)
                 throw new ControlException(404, $"no model of size {size} is promoted for teacher {teacher}");
             var path = await store.GetFileAsync(promoted.ModelDigest, ct);
-            return Results.File(path, "application/octet-stream", $"{teacher}-{size}-{promoted.Method}.safetensors");
-        }).WithSummary("The promoted model of a size (safetensors, timm names)");
+            var name = $"{teacher}-{size}-{promoted.Method}";
+            return format is null or "safetensors"
+                ? Results.File(path, "application/octet-stream", $"{name}.safetensors")
+                : Results.File(HubArchive(path, name, format), format == "tar" ? "application/x-tar" : "application/zip", $"{name}.{format}");
+        }).WithSummary("The promoted model of a size: safetensors with timm names, or (?format=tar|zip) a timm hub folder, config.json and model.safetensors");
 
         api.MapGet("/models/{teacher}/{size}/decisions", async (string teacher, string size, CancellationToken ct) =>
             await models.GetAsync(teacher, ParseSize(size), ct) is { } entry
@@ -92,6 +100,37 @@ static class ModelRegistryApi
             var view = new OnDemandView(runId, teacher, target.Slug, chosen.Name, $"/api/runs/{runId}", $"/api/models/{teacher}/{target.Slug}");
             return Results.Accepted(view.Run, view);
         }).WithSummary("Make a size nobody planned from the teacher's templates (stage 2 and an evaluation); poll the Location, then GET the model");
+    }
+
+    /// <summary>
+    /// The model as a timm hub folder named <paramref name="name"/> (<see cref="TimmHub"/>) in a tar or zip archive, built
+    /// in memory; 409 for a model that records no input normalisation (made before models recorded it).
+    /// </summary>
+    static byte[] HubArchive(string model, string name, string format)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "wavemesh-hub", Guid.NewGuid().ToString("N"));
+        try
+        {
+            try { TimmHub.Export(model, folder); }
+            catch (SpecException e) { throw new ControlException(409, $"{e.Message.Replace(model, "the model")}; use the safetensors file"); }
+            using var archive = new MemoryStream();
+            var files = new[] { TimmHub.ConfigFile, TimmHub.WeightsFile };
+            if (format == "tar")
+            {
+                using var tar = new TarWriter(archive, TarEntryFormat.Ustar, leaveOpen: true);
+                foreach (var file in files) tar.WriteEntry(Path.Combine(folder, file), $"{name}/{file}");
+            }
+            else
+            {
+                using var zip = new ZipArchive(archive, ZipArchiveMode.Create, leaveOpen: true);
+                foreach (var file in files) zip.CreateEntryFromFile(Path.Combine(folder, file), $"{name}/{file}", CompressionLevel.Fastest);
+            }
+            return archive.ToArray();
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
     }
 
     /// <summary>A size written LxDxH with positive parts, else a 400 saying how to write one.</summary>
