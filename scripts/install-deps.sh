@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages WaveMesh's tests and main job need, skipping those already present.
 set -euo pipefail
-PACKAGES=(dataset-fashion-mnist fonts-dejavu-core redis-server rabbitmq-server chromium)
+PACKAGES=(dataset-fashion-mnist fonts-dejavu-core redis-server rabbitmq-server chromium python3-torch)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

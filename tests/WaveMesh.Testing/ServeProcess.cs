@@ -43,7 +43,8 @@ public sealed class ServeProcess : IDisposable
         typeof(ServeProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "BuildConfiguration").Value!,
         "net10.0", "wavemesh.dll");
 
-    static string RepositoryRoot()
+    /// <summary>The folder holding WaveMesh.sln, above the test's bin folder.</summary>
+    public static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "WaveMesh.sln"))) return dir.FullName;
