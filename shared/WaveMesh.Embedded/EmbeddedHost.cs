@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
+using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Messaging;
 using WaveMesh.Models;
 using WaveMesh.Observability;
@@ -81,12 +82,28 @@ public sealed class EmbeddedHost : IAsyncDisposable
     /// </summary>
     public async Task<TeacherChanged> PrepareTeacherAsync(TeacherPlan plan, PipelineDefinition pipeline, Guid runId, CancellationToken cancellation)
     {
-        if (plan.File is { } file)
+        if (plan.File is { } file && TimmHub.IsHubFolder(file))
         {
-            if (!File.Exists(file)) throw new FileNotFoundException($"teacher checkpoint not found: {file}", file);
-            VitSpecCheck(file, plan.Heads, pipeline.Family, out var size, out var family);
-            var info = await Store.PutFileAsync(file, "vit", new Dictionary<string, string> { [MetadataKeys.Source] = Path.GetFileName(file) }, cancellation);
-            return new TeacherChanged(info.Digest, Path.GetFileName(file), family, size) { RunId = runId };
+            // A timm hub folder: taken as it is, its patch embedding refolded from its own normalisation to the data set's.
+            var context = Runner.Context;
+            var data = context.Datasets.Load(pipeline.Data with { Subset = null }, Store);
+            Directory.CreateDirectory(context.WorkDirectory);
+            var converted = Path.Combine(context.WorkDirectory, $"hub-teacher-{Guid.NewGuid():N}.safetensors");
+            try
+            {
+                HubTeacher.Import(file, new InputNormalization(data.Normalization.Mean, data.Normalization.Std), converted);
+                return await StoreTeacherAsync(converted, Path.GetFileName(Path.TrimEndingDirectorySeparator(file)), plan, pipeline, runId, cancellation);
+            }
+            finally
+            {
+                File.Delete(converted);
+            }
+        }
+        if (plan.File is { } path)
+        {
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"teacher checkpoint not found: {path} (a safetensors file, or a timm hub folder with config.json and model.safetensors)", path);
+            return await StoreTeacherAsync(path, Path.GetFileName(path), plan, pipeline, runId, cancellation);
         }
         var job = new FinetuneTarget(pipeline.Family, plan.Size, Methods.Teacher, new InitSource(InitSource.Scratch),
             pipeline.Data with { Subset = null }, plan.Training, plan.Seed) { RunId = runId };
@@ -94,6 +111,13 @@ public sealed class EmbeddedHost : IAsyncDisposable
         await bus.PublishAsync(result, cancellation);
         var trained = (TargetFinetuned)result;
         return new TeacherChanged(trained.ModelDigest, $"teacher {plan.Size}", pipeline.Family, plan.Size) { RunId = runId, CausationId = result.Id };
+    }
+
+    async Task<TeacherChanged> StoreTeacherAsync(string file, string name, TeacherPlan plan, PipelineDefinition pipeline, Guid runId, CancellationToken cancellation)
+    {
+        VitSpecCheck(file, plan.Heads, pipeline.Family, out var size, out var family);
+        var info = await Store.PutFileAsync(file, "vit", new Dictionary<string, string> { [MetadataKeys.Source] = name }, cancellation);
+        return new TeacherChanged(info.Digest, name, family, size) { RunId = runId };
     }
 
     /// <summary>Runs the pipeline for <paramref name="teacher"/> to its end and returns what it produced.</summary>

@@ -106,4 +106,89 @@ public static class TimmHub
         File.WriteAllText(Path.Combine(folder, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         return config;
     }
+
+    /// <summary>A timm hub folder read as a teacher: its spec, the normalisation it was trained with, and its weights file.</summary>
+    public sealed record HubModel(VitSpec Spec, InputNormalization Normalization, string WeightsPath, string Architecture);
+
+    /// <summary>The head counts of timm's plain ViT entrypoints, for a config.json without model_args.</summary>
+    static readonly Dictionary<string, int> DefaultHeads = new(StringComparer.Ordinal)
+    {
+        ["vit_tiny"] = 3, ["vit_small"] = 6, ["vit_medium"] = 8, ["vit_base"] = 12, ["vit_large"] = 16, ["vit_huge"] = 16,
+    };
+
+    /// <summary>Whether <paramref name="folder"/> looks like a timm hub folder (it holds a config.json).</summary>
+    public static bool IsHubFolder(string folder) => Directory.Exists(folder) && File.Exists(Path.Combine(folder, ConfigFile));
+
+    /// <summary>
+    /// Reads a timm hub folder (<c>config.json</c> + <c>model.safetensors</c>) as WaveMesh can take it: a plain
+    /// VisionTransformer (an architecture <c>vit_*</c>, class-token or average pooling, qkv bias, no register tokens,
+    /// LayerScale, pre-norm or extra norms) whose weights match the shape <c>model_args</c> describe. Everything it
+    /// cannot take is named in one <see cref="SpecException"/>.
+    /// </summary>
+    public static HubModel Read(string folder)
+    {
+        var configPath = Path.Combine(folder, ConfigFile);
+        var weights = Path.Combine(folder, WeightsFile);
+        if (!File.Exists(configPath)) throw new SpecException($"{folder} is not a timm hub folder: it has no {ConfigFile}");
+        if (!File.Exists(weights))
+            throw new SpecException(File.Exists(Path.Combine(folder, "pytorch_model.bin"))
+                ? $"{folder} holds pytorch_model.bin but no {WeightsFile}: WaveMesh reads safetensors only (save with safe_serialization=True)"
+                : $"{folder} has no {WeightsFile}");
+        JsonObject config;
+        try { config = JsonNode.Parse(File.ReadAllText(configPath))?.AsObject() ?? throw new SpecException($"{configPath} is empty"); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException) { throw new SpecException($"{configPath} is not a JSON object: {e.Message}"); }
+
+        var problems = new List<string>();
+        var architecture = config["architecture"]?.GetValue<string>() ?? "";
+        if (!architecture.StartsWith("vit_", StringComparison.Ordinal))
+            problems.Add($"architecture '{architecture}' is not a timm VisionTransformer (vit_*)");
+        var args = config["model_args"] as JsonObject ?? [];
+        var pretrained = config["pretrained_cfg"] as JsonObject ?? (config.ContainsKey("pretrained_cfg") ? [] : config);   // timm's legacy flat format
+        T? Arg<T>(string key) => args[key] is JsonValue v && v.TryGetValue<T>(out var x) ? x : default;
+        bool Has(string key) => args[key] is not null;
+
+        var pool = Has("global_pool") ? Arg<string>("global_pool") : "token";
+        var classToken = !Has("class_token") || Arg<bool>("class_token");
+        if (pool is not ("token" or "avg")) problems.Add($"global_pool '{pool}': WaveMesh pools by class token (token) or mean (avg)");
+        if (pool == "avg" && classToken) problems.Add("average pooling with a class token (WaveMesh's mean pooling has none: class_token false)");
+        if (pool == "token" && !classToken) problems.Add("token pooling without a class token");
+        if (Has("qkv_bias") && !Arg<bool>("qkv_bias")) problems.Add("qkv_bias false (WaveMesh's attention has a qkv bias)");
+        if (Has("no_embed_class") && Arg<bool>("no_embed_class")) problems.Add("no_embed_class true");
+        if (Arg<int>("reg_tokens") > 0) problems.Add($"{Arg<int>("reg_tokens")} register tokens");
+        if (Has("pre_norm") && Arg<bool>("pre_norm")) problems.Add("pre_norm true");
+        if (args["init_values"] is JsonValue) problems.Add("LayerScale (init_values)");
+        if (Has("qk_norm") && Arg<bool>("qk_norm")) problems.Add("qk_norm true");
+        if (args["fc_norm"] is JsonValue fc && fc.TryGetValue<bool>(out var fcNorm) && fcNorm != (pool == "avg"))
+            problems.Add($"fc_norm {fcNorm.ToString().ToLowerInvariant()} with global_pool '{pool}'");
+        if (Has("mlp_ratio") && Arg<double>("mlp_ratio") is var ratio && ratio != Math.Round(ratio)) problems.Add($"mlp_ratio {ratio} (WaveMesh takes whole ratios)");
+
+        int? heads = Has("num_heads") ? Arg<int>("num_heads") : null;
+        foreach (var (prefix, count) in DefaultHeads)
+            if (heads is null && architecture.StartsWith(prefix + "_", StringComparison.Ordinal)) heads = count;
+        if (heads is null) problems.Add($"no num_heads in model_args, and '{architecture}' is not an entrypoint whose head count WaveMesh knows");
+
+        float[]? Floats(string key) => pretrained[key] is JsonArray a ? [.. a.Select(x => (float)x!.GetValue<double>())] : null;
+        var mean = Floats("mean");
+        var std = Floats("std");
+        if (mean is null || std is null) problems.Add("pretrained_cfg has no mean and std: the input normalisation the model was trained with");
+        if (problems.Count > 0) throw new SpecException($"{folder}: WaveMesh cannot take this model: {string.Join("; ", problems)}");
+
+        VitSpec spec;
+        using (var file = SafetensorsFile.Open(weights))
+        {
+            spec = VitCheckpoint.SpecOf(file, heads);
+            if (spec.Pooling != (pool == "avg" ? Pooling.Mean : Pooling.Token))
+                throw new SpecException($"{folder}: config.json says global_pool '{pool}', the weights are laid out for {GlobalPool(spec.Pooling)}");
+            VitLayout.Check(spec, file.Tensors.ToDictionary(t => t.Name, t => t.Shape));
+        }
+        var mismatches = new List<string>();
+        void Same(string key, int fromWeights) { if (Has(key) && Arg<int>(key) != fromWeights) mismatches.Add($"{key} {Arg<int>(key)} (the weights: {fromWeights})"); }
+        Same("embed_dim", spec.Width); Same("depth", spec.Depth); Same("patch_size", spec.PatchSize); Same("in_chans", spec.Channels);
+        Same("num_classes", spec.Classes); Same("img_size", spec.ImageSize);
+        if (Has("mlp_ratio") && (int)Arg<double>("mlp_ratio") != spec.MlpRatio) mismatches.Add($"mlp_ratio {Arg<double>("mlp_ratio")} (the weights: {spec.MlpRatio})");
+        if (mean!.Length != spec.Channels || std!.Length != spec.Channels || std.Any(x => x <= 0))
+            mismatches.Add($"mean and std of {mean.Length} and {std!.Length} channels for a model of {spec.Channels} (std must be positive)");
+        if (mismatches.Count > 0) throw new SpecException($"{folder}: config.json and model.safetensors disagree: {string.Join("; ", mismatches)}");
+        return new HubModel(spec, new InputNormalization(mean, std), weights, architecture);
+    }
 }
