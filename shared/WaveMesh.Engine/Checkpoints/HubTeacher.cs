@@ -1,4 +1,3 @@
-using WaveMesh.Models;
 using static TorchSharp.torch;
 
 namespace WaveMesh.Engine.Checkpoints;
