@@ -68,7 +68,10 @@ public sealed class Running_the_tool : IDisposable
             "--out", folder.PathOf("bad.safetensors"), "--store", store);
 
         Assert.True(init.ExitCode == 0, init.ToString());
+        // It ends as the run reports a size: the model's test accuracy before any training step.
+        Assert.Matches(@"Test accuracy at initialisation: \d+\.\d\d ?% \(10,000 test images\)", init.StdoutLines[^1]);
         Assert.True(inspect.ExitCode == 0, inspect.ToString());
+        Assert.Contains("wavemesh.normalization", inspect.Stdout);   // and records the normalisation it expects
         // A plain ViT with timm's names and the target's shapes.
         foreach (var (name, shape) in new[] { ("patch_embed.proj.weight", "[32, 1, 7, 7]"), ("cls_token", "[1, 1, 32]"), ("blocks.2.attn.qkv.weight", "[96, 32]"),
                      ("blocks.2.mlp.fc1.weight", "[128, 32]"), ("norm.weight", "[32]"), ("head.weight", "[10, 32]") })
