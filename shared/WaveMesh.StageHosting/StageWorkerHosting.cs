@@ -36,7 +36,7 @@ public static class StageWorkerHosting
                 WorkDirectory = Path.Combine(o.WorkDirectory, Guid.NewGuid().ToString("N")[..8]),
             };
         });
-        builder.Services.AddSingleton(sp => new StageRunner(sp.GetRequiredService<StageContext>(), stages));
+        builder.Services.AddSingleton(sp => new StageRunner(sp.GetRequiredService<StageContext>(), stages) { Log = sp.GetRequiredService<ILogger<StageRunner>>() });
         builder.Services.AddSingleton(sp => new JobHost(sp.GetRequiredService<StageRunner>(), sp.GetRequiredService<IEventBus>(),
             sp.GetRequiredService<IJobLeases>(), sp.GetRequiredService<IDeadLetters>(), sp.GetRequiredService<IOptions<WorkerOptions>>(),
             sp.GetRequiredService<ILogger<JobHost>>()));

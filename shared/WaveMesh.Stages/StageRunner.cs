@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Training;
 using WaveMesh.Workers;
@@ -27,6 +28,9 @@ public sealed class StageRunner : IJobRunner
 
     public StageContext Context => context;
 
+    /// <summary>Where each job's memory before and after is logged (debug level); none by default.</summary>
+    public ILogger? Log { get; init; }
+
     public string Worker => context.Worker;
 
     public IEnumerable<string> Stages => units.Values.Select(u => u.Stage);
@@ -43,7 +47,18 @@ public sealed class StageRunner : IJobRunner
             throw new InvalidOperationException($"this worker runs {string.Join(", ", Stages)}, not {job.Stage}");
         var (cached, stale) = await records.LookupAsync(job, cancellation);
         if (cached is not null) return cached;
-        var result = await unit.RunAsync(job, context, new Throttled(job, context.Worker, progress), cancellation);
+        var before = NativeHeap.Snapshot();
+        IntegrationEvent result;
+        try
+        {
+            result = await unit.RunAsync(job, context, new Throttled(job, context.Worker, progress), cancellation);
+        }
+        finally
+        {
+            // Nothing a job leaves behind is held for the next one.
+            NativeHeap.Release();
+            Log?.LogDebug("{Job}: {Before} before, {After} after", job.Describe(), before, NativeHeap.Snapshot());
+        }
         return await records.RecordAsync(job, result, stale, cancellation);
     }
 
