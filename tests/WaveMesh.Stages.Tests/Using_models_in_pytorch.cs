@@ -46,7 +46,7 @@ public sealed class Using_models_in_pytorch(ITestOutputHelper output) : IDisposa
         }
         output.WriteLine($"WaveMesh {reported.Accuracy:P2}, PyTorch {python.Accuracy:P2} on {python.Examples} images");
         Assert.Equal(10_000, python.Examples);
-        Assert.True(reported.Accuracy > 0.5, $"the tiny model learned something ({reported.Accuracy:P2})");
+        Assert.True(reported.Accuracy > 0.3, $"the tiny model learned something, chance being 10% ({reported.Accuracy:P2})");
         // The same predictions up to float rounding: at most 3 of 10,000 images may flip.
         Assert.InRange(python.Accuracy, reported.Accuracy - 3e-4, reported.Accuracy + 3e-4);
     }
