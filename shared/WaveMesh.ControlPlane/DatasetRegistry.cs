@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using WaveMesh.Artifacts;
 using WaveMesh.Contracts;
+using WaveMesh.Models;
 
 namespace WaveMesh.ControlPlane;
 
@@ -95,7 +96,7 @@ public sealed class DatasetRegistry(IArtifactStore store, IRecordStore recordSto
                 try { summary = pack(output); }
                 catch (DatasetArchiveException e) { throw new ControlException(400, e.Message.ReplaceLineEndings(" ")); }
             }
-            var info = await store.PutFileAsync(packed, DatasetArchive.Kind, new Dictionary<string, string> { ["wavemesh.dataset"] = name }, ct);
+            var info = await store.PutFileAsync(packed, DatasetArchive.Kind, new Dictionary<string, string> { [MetadataKeys.Dataset] = name }, ct);
             await gate.WaitAsync(ct);
             try
             {
