@@ -47,7 +47,8 @@ public sealed class StageRunner : IJobRunner
             throw new InvalidOperationException($"this worker runs {string.Join(", ", Stages)}, not {job.Stage}");
         var (cached, stale) = await records.LookupAsync(job, cancellation);
         if (cached is not null) return cached;
-        var before = NativeHeap.Snapshot();
+        // Reading the process's memory costs a /proc read: only when someone listens.
+        var before = Log?.IsEnabled(LogLevel.Debug) == true ? NativeHeap.Snapshot() : (MemorySnapshot?)null;
         IntegrationEvent result;
         try
         {
@@ -57,7 +58,7 @@ public sealed class StageRunner : IJobRunner
         {
             // Nothing a job leaves behind is held for the next one.
             NativeHeap.Release();
-            Log?.LogDebug("{Job}: {Before} before, {After} after", job.Describe(), before, NativeHeap.Snapshot());
+            if (before is { } b) Log!.LogDebug("{Job}: {Before} before, {After} after", job.Describe(), b, NativeHeap.Snapshot());
         }
         return await records.RecordAsync(job, result, stale, cancellation);
     }
