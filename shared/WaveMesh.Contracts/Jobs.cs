@@ -57,6 +57,10 @@ public sealed record TrainScalers(string TeacherDigest, string TemplatesDigest, 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public DepthMapping? Depth { get; init; }
 
+    /// <summary>How resized scalers map blocks along the width (null: interpolate).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public WidthMapping? Width { get; init; }
+
     public override string Stage => StageNames.Scalers;
     public override string Describe() => $"scalers of {Target}";
 }

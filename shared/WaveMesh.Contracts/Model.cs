@@ -86,6 +86,10 @@ public enum ScalerInit { Resized, Random }
 [JsonConverter(typeof(SnakeCaseEnum<DepthMapping>))]
 public enum DepthMapping { Interpolate, Nearest }
 
+/// <summary>How resized scalers map a new size's blocks along the width onto the auxiliary model's.</summary>
+[JsonConverter(typeof(SnakeCaseEnum<WidthMapping>))]
+public enum WidthMapping { Interpolate, Select }
+
 /// <summary>Which model's logits stage 2 imitates.</summary>
 [JsonConverter(typeof(SnakeCaseEnum<ScalerReference>))]
 public enum ScalerReference { Teacher, Auxiliary }

@@ -39,6 +39,8 @@ public sealed record PipelineDefinition
     public ScalerReference? ScalerReference { get; init; }
     /// <summary>How resized scalers map layers (null: interpolate).</summary>
     public DepthMapping? ScalerDepth { get; init; }
+    /// <summary>How resized scalers map blocks along the width (null: interpolate).</summary>
+    public WidthMapping? ScalerWidth { get; init; }
     public IReadOnlyList<ModelSize> Targets { get; init; } = [];
     public IReadOnlyList<MethodPlan> Methods { get; init; } = [];
     public int CurvePoints { get; init; } = 4;
@@ -62,10 +64,14 @@ public sealed record PipelineDefinition
 
     /// <summary>Stage 2 for one size: its scalers fitted on the scaler subset drawn with <paramref name="seed"/>.</summary>
     public TrainScalers ScalerJob(string teacherDigest, TemplatesDistilled templates, ModelSize target, long seed) =>
-        new(teacherDigest, templates.TemplatesDigest, templates.AuxScalersDigest, target, ScalerInit,
+        ScalerJob(teacherDigest, templates.TemplatesDigest, templates.AuxScalersDigest, target, seed);
+
+    /// <summary>Stage 2 for one size from the digests of the templates and the auxiliary scalers (<c>wavemesh init</c>).</summary>
+    public TrainScalers ScalerJob(string teacherDigest, string templatesDigest, string auxScalersDigest, ModelSize target, long seed) =>
+        new(teacherDigest, templatesDigest, auxScalersDigest, target, ScalerInit,
             Data with { Subset = ScalerSubset, SubsetSeed = seed }, Scalers, Temperature, seed)
         {
-            Scales = ScalerScales, Reference = ScalerReference, Depth = ScalerDepth,
+            Scales = ScalerScales, Reference = ScalerReference, Depth = ScalerDepth, Width = ScalerWidth,
         };
 
 }

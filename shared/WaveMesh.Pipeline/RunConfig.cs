@@ -142,7 +142,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var distillScales = r.Scales(d, "distill.learning_rate_scale", templates: true);
 
         var s = r.Map(root, "scalers");
-        r.Known(s, "scalers", "steps", "subset", "learning_rate", "learning_rate_scale", "init", "depth", "reference", "augmentation");
+        r.Known(s, "scalers", "steps", "subset", "learning_rate", "learning_rate_scale", "init", "depth", "width", "reference", "augmentation");
         var scalers = new TrainSettings(r.Int(s, "scalers.steps", "steps", 200, min: 1),
             LearningRate: r.Double(s, "scalers.learning_rate", "learning_rate", 0.03, min: 1e-9), WeightDecay: 0,
             Augmentation: r.Enum(s, "scalers.augmentation", "augmentation", Augmentation.None));
@@ -150,6 +150,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var scalerInit = r.Enum(s, "scalers.init", "init", ScalerInit.Resized);
         var scalerScales = r.Scales(s, "scalers.learning_rate_scale", templates: false);
         var depthMapping = r.Enum(s, "scalers.depth", "depth", DepthMapping.Interpolate);
+        var widthMapping = r.Enum(s, "scalers.width", "width", WidthMapping.Interpolate);
         var reference = r.Enum(s, "scalers.reference", "reference", ScalerReference.Teacher);
 
         var methods = r.List(root, "methods", Methods.All, m => Methods.All.Contains(m) ? null : $"unknown method '{m}' (use {string.Join(", ", Methods.All)})");
@@ -208,6 +209,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
             Distill = distill, DistillScales = distillScales, Temperature = temperature,
             Scalers = scalers, ScalerSubset = subset, ScalerInit = scalerInit, ScalerScales = scalerScales,
             ScalerDepth = depthMapping == DepthMapping.Interpolate ? null : depthMapping,
+            ScalerWidth = widthMapping == WidthMapping.Interpolate ? null : widthMapping,
             ScalerReference = reference == ScalerReference.Teacher ? null : reference,
             Targets = targets, Methods = plans, CurvePoints = curvePoints, Seed = seed, Promotion = promotion,
         };

@@ -33,6 +33,9 @@ public static class EngineMapping
     public static Engine.Wave.DepthMapping Depth(Contracts.DepthMapping? d) =>
         d == Contracts.DepthMapping.Nearest ? Engine.Wave.DepthMapping.Nearest : Engine.Wave.DepthMapping.Interpolate;
 
+    public static Engine.Wave.WidthMapping Width(Contracts.WidthMapping? w) =>
+        w == Contracts.WidthMapping.Select ? Engine.Wave.WidthMapping.Select : Engine.Wave.WidthMapping.Interpolate;
+
     public static Engine.Training.TrainSchedule Schedule(TrainSettings t) => new()
     {
         Steps = t.Steps, BatchSize = t.BatchSize, LearningRate = t.LearningRate, WeightDecay = t.WeightDecay, WarmupFraction = t.WarmupFraction,

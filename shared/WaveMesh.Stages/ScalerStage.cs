@@ -26,7 +26,7 @@ public sealed class ScalerStage : StageUnit<TrainScalers>
         // The model whose logits the scalers imitate: the teacher, or the auxiliary model the templates were distilled into.
         using nn.Module<Tensor, Tensor> reference = imitateAux ? new TemplatedVit(templates, aux!) : StageArtifacts.LoadModel(context, job.TeacherDigest);
         var data = context.Datasets.Load(job.Data, context.Store);
-        using var initial = ScalerTraining.InitialScalers(templates, target, init, aux, job.Seed, EngineMapping.Depth(job.Depth));
+        using var initial = ScalerTraining.InitialScalers(templates, target, init, aux, job.Seed, EngineMapping.Depth(job.Depth), EngineMapping.Width(job.Width));
         var options = new DistillOptions
         {
             Schedule = EngineMapping.Schedule(job.Training), Temperature = job.Temperature, Seed = job.Seed, Scales = EngineMapping.Scales(job.Scales),

@@ -42,6 +42,7 @@ public sealed class Keying_jobs_by_content
             ("scales", s with { Scales = new LearningRateScales(Embeddings: 0) }),
             ("reference", s with { Reference = ScalerReference.Auxiliary }),
             ("depth", s with { Depth = DepthMapping.Nearest }),
+            ("width", s with { Width = WidthMapping.Select }),
         ],
         FinetuneTarget f =>
         [

@@ -81,6 +81,36 @@ public sealed class Training_scalers
     }
 
     [Fact]
+    public void Selecting_blocks_composes_to_the_auxiliary_weights_restricted_to_whole_blocks_and_heads()
+    {
+        using var scope = NewDisposeScope();
+        var auxSpec = Tiny.Family.WithSize(2, 64, 4);     // w = 16: four heads of one block each
+        var target = Tiny.Family.WithSize(2, 48, 3);
+        var templates = TemplateSet.Create(auxSpec, Tiny.Templates, seed: 2);
+        var aux = ScalerSet.Random(auxSpec, templates, seed: 3);
+        using (no_grad()) foreach (var p in templates.parameters()) p.add_(randn_like(p));   // no template left at zero
+        var selected = ScalerSet.Resized(aux, target, templates, width: WidthMapping.Select);
+        var from = new TemplatedVit(templates, aux).Compose();
+        var to = new TemplatedVit(templates, selected).Compose();
+
+        // Width: blocks 0, 2, 3 of 4 (round(linspace(0, 3, 3)), halves to even), i.e. heads 0, 2 and 3 whole.
+        // MLP hidden (ratio 2): blocks 0, 1, 3, 4, 6, 7 of 8. qkv: the width's blocks within each of q, k and v.
+        long[] Channels(long[] blocks, long offset = 0) => blocks.SelectMany(b => Enumerable.Range(0, 16).Select(j => offset + b * 16 + j)).ToArray();
+        long[] width = Channels([0, 2, 3]), hidden = Channels([0, 1, 3, 4, 6, 7]);
+        long[] qkv = [.. Channels([0, 2, 3]), .. Channels([0, 2, 3], 64), .. Channels([0, 2, 3], 128)];
+        var byLength = new Dictionary<long, long[]> { [64] = width, [128] = hidden, [192] = qkv };
+        foreach (var (name, value) in to)
+        {
+            var expected = from[name];
+            for (int axis = 0; axis < expected.dim(); axis++)
+                if (expected.shape[axis] != value.shape[axis])
+                    expected = expected.index_select(axis, tensor(byLength[expected.shape[axis]]));
+            Assert.True(value.allclose(expected, 1e-5, 1e-5), $"{name}: max difference {(value - expected).abs().max().item<float>()}");
+        }
+        Assert.Contains("blocks.1.attn.qkv.weight", to.Keys);
+    }
+
+    [Fact]
     public void Resizing_over_depth_interpolates_between_layers()
     {
         using var scope = NewDisposeScope();

@@ -93,7 +93,7 @@ public sealed class Reading_a_run_configuration
         var p = RunConfig.Parse("""
             templates: { carry: { vectors: scalers, pos_embed: shared, cls_token: shared, patch_embed: shared } }
             distill: { augmentation: crop_flip, learning_rate_scale: { scalers: 10, vectors: 2 } }
-            scalers: { depth: nearest, reference: auxiliary, augmentation: crop_flip, learning_rate_scale: { scalers: 3, embeddings: 0 } }
+            scalers: { depth: nearest, width: select, reference: auxiliary, augmentation: crop_flip, learning_rate_scale: { scalers: 3, embeddings: 0 } }
             finetune: { warmup_steps: { wave: 0, weight_selection: 5 }, perturb: { wave: 0.1 } }
             """, null).Pipeline;
 
@@ -101,6 +101,7 @@ public sealed class Reading_a_run_configuration
         Assert.Equal(Augmentation.CropFlip, p.Distill.Augmentation);
         Assert.Equal(new LearningRateScales(1, 10, 2, 1), p.DistillScales);
         Assert.Equal(DepthMapping.Nearest, p.ScalerDepth);
+        Assert.Equal(WidthMapping.Select, p.ScalerWidth);
         Assert.Equal(ScalerReference.Auxiliary, p.ScalerReference);
         Assert.Equal(Augmentation.CropFlip, p.Scalers.Augmentation);
         Assert.Equal(new LearningRateScales(1, 3, 1, 0), p.ScalerScales);
@@ -129,6 +130,7 @@ public sealed class Reading_a_run_configuration
         Assert.Null(p.DistillScales);
         Assert.Null(p.ScalerScales);
         Assert.Null(p.ScalerDepth);
+        Assert.Null(p.ScalerWidth);
         Assert.Null(p.ScalerReference);
         Assert.Equal(Augmentation.None, p.Scalers.Augmentation);
         Assert.DoesNotContain("carry", ContractJson.Serialize(p.Templates));

@@ -26,6 +26,20 @@ public enum DepthMapping
     Nearest,
 }
 
+/// <summary>How resized scalers map a target's blocks of w along the width onto the auxiliary model's.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(SnakeCaseEnumConverter<WidthMapping>))]
+public enum WidthMapping
+{
+    /// <summary>Linear interpolation between neighbouring blocks; fan-in rescaled to keep each layer's output scale.</summary>
+    Interpolate,
+    /// <summary>
+    /// Evenly spaced whole blocks, the same ones along every axis of the same length in every layer: weight selection's
+    /// rule (<see cref="Baselines.WeightSelection.Indices"/>) at block granularity, so with heads of w channels whole
+    /// heads are kept. Not rescaled, as weight selection does not rescale. An axis that grows is interpolated (not rescaled either).
+    /// </summary>
+    Select,
+}
+
 /// <summary>
 /// The few thousand numbers that turn templates into one target size: per templated kind, [L, N, p, q] for per-layer
 /// kinds and [N, p, q] for the others, stored under the kind's key; per kind carried as it is, the parameter itself
@@ -105,7 +119,8 @@ public sealed class ScalerSet : nn.Module
     /// the fan-in of a matrix changes, the values are multiplied by sqrt(q_source / q_target) to keep the output
     /// scale of the composed layer.
     /// </summary>
-    public static ScalerSet Resized(ScalerSet source, VitSpec target, TemplateSet templates, DepthMapping depth = DepthMapping.Interpolate)
+    public static ScalerSet Resized(ScalerSet source, VitSpec target, TemplateSet templates, DepthMapping depth = DepthMapping.Interpolate,
+        WidthMapping width = WidthMapping.Interpolate)
     {
         if (source.Config != templates.Config)
             throw new SpecException("the scalers to resize were made for another template configuration");
@@ -122,7 +137,9 @@ public sealed class ScalerSet : nn.Module
             {
                 fanInFrom = s.shape[^1];
                 fanInTo = shape[^1];
-                s = ResizeGrid(s, shape[^2], shape[^1], kind.RowGroups);
+                s = width == WidthMapping.Select
+                    ? SelectBlocks(SelectBlocks(s, -2, shape[^2], kind.RowGroups, 1), -1, shape[^1], 1, 1)
+                    : ResizeGrid(s, shape[^2], shape[^1], kind.RowGroups);
             }
             else
             {
@@ -131,9 +148,11 @@ public sealed class ScalerSet : nn.Module
                 int axis = lead + kind.WidthAxis((int)s.dim() - lead);
                 fanInFrom = s.shape[axis] / w;
                 fanInTo = shape[axis] / w;
-                s = ResizeWidth(s, axis, w, kind.RowGroups, shape[axis]);
+                s = width == WidthMapping.Select
+                    ? SelectBlocks(s, axis, shape[axis] / w, kind.RowGroups, w)
+                    : ResizeWidth(s, axis, w, kind.RowGroups, shape[axis]);
             }
-            if (kind.ColumnsAreFanIn && fanInFrom != fanInTo)
+            if (width == WidthMapping.Interpolate && kind.ColumnsAreFanIn && fanInFrom != fanInTo)
             {
                 using var fanIn = Math.Sqrt((double)fanInFrom / fanInTo).ToScalar();
                 s = s.mul(fanIn);
@@ -200,6 +219,19 @@ public sealed class ScalerSet : nn.Module
         var x = s.reshape(-1, 1, p / groups, q);
         var y = F.interpolate(x, [rows / groups, cols], mode: InterpolationMode.Bilinear, align_corners: true);
         return y.reshape([.. lead, rows, cols]);
+    }
+
+    // Axis `axis` holds G sections of p blocks of `block` entries; keeps `count` blocks (count/G per section), evenly
+    // spaced within each section, each block whole. An axis that grows is interpolated instead.
+    static Tensor SelectBlocks(Tensor s, int axis, long count, int groups, int block)
+    {
+        int a = axis < 0 ? (int)s.dim() + axis : axis;
+        long p = s.shape[a] / block;
+        if (p == count) return s;
+        if (count > p) return ResizeWidth(s, a, block, groups, count * block);
+        var blocks = Baselines.WeightSelection.Indices(p, count, groups);
+        var index = blocks.SelectMany(i => Enumerable.Range(0, block).Select(j => i * block + j)).ToArray();
+        return s.index_select(a, tensor(index, device: s.device));
     }
 
     // Axis `axis` of length G*p*w (G sections of p blocks of w) becomes G*p'*w with p' = length/(G w): the blocks are

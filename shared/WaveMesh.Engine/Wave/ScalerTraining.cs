@@ -17,9 +17,9 @@ public static class ScalerTraining
 
     /// <summary>The target's starting scalers: resized from the auxiliary scalers when given and asked for, else random.</summary>
     public static ScalerSet InitialScalers(TemplateSet templates, VitSpec target, ScalerInit init, ScalerSet? auxScalers, long seed,
-        DepthMapping depth = DepthMapping.Interpolate) =>
+        DepthMapping depth = DepthMapping.Interpolate, WidthMapping width = WidthMapping.Interpolate) =>
         init == ScalerInit.Resized && auxScalers is not null
-            ? ScalerSet.Resized(auxScalers, target, templates, depth)
+            ? ScalerSet.Resized(auxScalers, target, templates, depth, width)
             : init == ScalerInit.Resized
                 ? throw new ArgumentException("resized scaler initialisation needs the auxiliary scalers")
                 : ScalerSet.Random(target, templates, seed);
