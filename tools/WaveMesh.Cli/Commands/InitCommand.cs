@@ -1,6 +1,7 @@
 using System.CommandLine;
 using WaveMesh.Contracts;
 using WaveMesh.Engine.Checkpoints;
+using WaveMesh.Pipeline;
 using WaveMesh.Safetensors;
 using WaveMesh.Stages;
 
@@ -19,15 +20,17 @@ static class InitCommand
     static readonly Option<FileInfo> OutFile = new("--out") { Description = "Model checkpoint to write", Required = true };
     static readonly Option<FileInfo?> Teacher = new("--teacher") { Description = "Teacher checkpoint; default: the templates' teacher, from the store" };
     static readonly Option<FileInfo?> AuxScalers = new("--aux-scalers") { Description = "Auxiliary scalers to resize from; default: from the store, else random initialisation" };
-    static readonly Option<int> Steps = new("--steps") { Description = "Scaler-training steps", DefaultValueFactory = _ => 300 };
-    static readonly Option<int> Subset = new("--subset") { Description = "Training images used by stage 2", DefaultValueFactory = _ => 5000 };
-    static readonly Option<double> LearningRate = new("--learning-rate") { Description = "Stage-2 learning rate", DefaultValueFactory = _ => 3e-3 };
+    // Stage 2's settings come from the run configuration (--config, default configs/default.yaml's `scalers` section),
+    // so that a size made here is made as the pipeline makes it; these three override it.
+    static readonly Option<int?> Steps = new("--steps") { Description = "Scaler-training steps (default: the configuration's scalers.steps)" };
+    static readonly Option<int?> Subset = new("--subset") { Description = "Training images used by stage 2 (default: scalers.subset)" };
+    static readonly Option<double?> LearningRate = new("--learning-rate") { Description = "Stage-2 learning rate (default: scalers.learning_rate)" };
 
     public static Command Create()
     {
         var command = new Command("init", "Train the scalers of one size and write an initialised model checkpoint")
         {
-            Templates, Depth, Width, Heads, OutFile, Teacher, AuxScalers, Steps, Subset, LearningRate, RunCommand.Store,
+            Templates, Depth, Width, Heads, OutFile, Teacher, AuxScalers, Steps, Subset, LearningRate, RunCommand.Config, RunCommand.Store,
         };
         CliContext.AddEngineOptions(command);
         command.SetAction((parse, _) => Run(parse));
@@ -37,6 +40,8 @@ static class InitCommand
     static async Task<int> Run(ParseResult parse)
     {
         var ct = CliContext.Cancellation;
+        var configFile = parse.GetValue(RunCommand.Config);
+        var pipeline = (configFile is null ? RunConfig.Default : RunConfig.Load(configFile.FullName)).Pipeline;
         var templatesFile = parse.GetValue(Templates)!;
         if (!templatesFile.Exists) throw new FileNotFoundException($"templates file not found: {templatesFile.FullName}", templatesFile.FullName);
         TemplatesInfo info;
@@ -66,9 +71,18 @@ static class InitCommand
             Console.WriteLine("No auxiliary scalers known for these templates (pass --aux-scalers FILE): starting from random scalers.");
 
         var dataset = info.Family.Channels == 3 ? Datasets.Cifar10Name : Datasets.FashionMnistName;
-        var data = new DatasetRef(dataset, parse.GetValue(CliContext.Data), parse.GetValue(Subset), engine.Seed);
-        var job = new TrainScalers(teacherDigest, templates.Digest, auxDigest ?? "", target, auxDigest is null ? ScalerInit.Random : ScalerInit.Resized,
-            data, new TrainSettings(parse.GetValue(Steps), LearningRate: parse.GetValue(LearningRate), WeightDecay: 0), 1.0, engine.Seed);
+        var data = new DatasetRef(dataset, parse.GetValue(CliContext.Data), parse.GetValue(Subset) ?? pipeline.ScalerSubset, engine.Seed);
+        var job = pipeline.ScalerJob(teacherDigest, templates.Digest, auxDigest ?? "", target, engine.Seed) with
+        {
+            Init = auxDigest is null ? ScalerInit.Random : pipeline.ScalerInit,
+            Data = data,
+            Training = pipeline.Scalers with
+            {
+                Steps = parse.GetValue(Steps) ?? pipeline.Scalers.Steps,
+                LearningRate = parse.GetValue(LearningRate) ?? pipeline.Scalers.LearningRate,
+            },
+        };
+        Console.WriteLine($"Stage 2 for {target}: {job.Training.Steps} steps on {data.Subset:N0} images at learning rate {job.Training.LearningRate:G3}");
         var progress = new ConsoleProgress();
         var runner = new StageRunner(context, [new ScalerStage(), new EvaluateStage()]);
         var result = (ScalersTrained)await runner.RunAsync(job, p => progress.Show(p.Description, p.Step, p.Steps, p.Loss, p.ExamplesPerSecond, TimeSpan.FromSeconds(p.ElapsedSeconds)), ct);
