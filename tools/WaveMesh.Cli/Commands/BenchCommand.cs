@@ -91,6 +91,9 @@ static class BenchCommand
             var rows = Throughput.Loops(trainingData.Train, trainingData.Normalization, device, peak);
             await File.WriteAllTextAsync(throughputFile, ContractJson.Serialize(new ThroughputResult(peak, rows)), ct);
             foreach (var r in rows) Console.WriteLine($"  {r.Loop}: {r.ExamplesPerSecond:F0} img/s, {r.GflopsPerSecond:F1} GFLOP/s = {r.FractionOfPeak:P0} of {peak:F0}");
+            Console.WriteLine("Profiling the training steps...");
+            await File.WriteAllTextAsync(Path.Combine(outDir.FullName, StepProfile.MarkdownFileName),
+                StepProfile.Report(trainingData.Train, trainingData.Normalization, device, peak), ct);
         }
 
         if (!parse.GetValue(ReportOnly))
