@@ -32,7 +32,7 @@ public static class StepProfile
         using var templates = TemplateSet.Create(spec, config, 0, device);
         using var scalers = ScalerSet.Random(spec, templates, 1);
         var model = new TemplatedVit(templates, scalers);
-        return PhasesOf(model, m => [new ParameterGroup(model.Parameters().ToList(), 0.05)], loader, steps, () => model.Compose());
+        return PhasesOf(model, m => [new ParameterGroup(m.Parameters().ToList(), 0.05)], loader, steps, () => model.Compose());
     }
 
     static IReadOnlyList<ProfileRow> PhasesOf<M>(M model, Func<M, IReadOnlyList<ParameterGroup>> groups, BatchLoader loader, int steps,
@@ -164,15 +164,13 @@ public static class StepProfile
     /// </summary>
     public static string Report(ImageDataset train, Normalization normalization, Device device, double peak)
     {
-        var family = new VitSpec { ImageSize = train.Height, Channels = train.Channels, Classes = train.Classes };
-        var plain = family.WithSize(6, 128, 4);
-        var aux = family.WithSize(4, 128, 4);
+        var (plain, aux, _) = Throughput.Models(train);
         var loader = new BatchLoader(train, 128, shuffle: true, seed: 0, normalization, device, dropLast: true);
         var md = new System.Text.StringBuilder();
         md.AppendLine("# Where a training step's time goes");
         md.AppendLine();
         md.AppendLine($"Written by the throughput phase of `./wavemesh bench` (`PHASES=throughput benchmarks/run.sh`), batch 128, " +
-                      $"{train.Height}x{train.Width} images, patch {family.PatchSize}; matmul peak of the same run {peak:F0} GFLOP/s. " +
+                      $"{train.Height}x{train.Width} images, patch {plain.PatchSize}; matmul peak of the same run {peak:F0} GFLOP/s. " +
                       "Milliseconds per step, measured with a stopwatch around each call (libtorch's CPU kernels are synchronous).");
         Table(md, $"Phases of the stage-3 loop ({plain.Describe()}, plain ViT, AdamW), 40 steps", Phases(plain, loader, device));
         Table(md, $"Phases of the stage-1 loop ({aux.Describe()}, templated, default template counts), 40 steps; the composition is timed " +

@@ -33,13 +33,17 @@ public static class Throughput
         return 2.0 * n * n * n * count / clock.Elapsed.TotalSeconds / 1e9;
     }
 
+    /// <summary>The models the loops are measured on (the profile uses the same): the plain ViT of stage 3, the auxiliary model of stage 1, the target of stage 2.</summary>
+    public static (VitSpec Plain, VitSpec Aux, VitSpec Target) Models(ImageDataset train)
+    {
+        var family = new VitSpec { ImageSize = train.Height, Channels = train.Channels, Classes = train.Classes };
+        return (family.WithSize(6, 128, 4), family.WithSize(4, 128, 4), family.WithSize(6, 160, 5));
+    }
+
     /// <summary>The stage-3 loop (plain ViT), the stage-1 loop (templated auxiliary model) and the stage-2 loop (templated target).</summary>
     public static IReadOnlyList<ThroughputRow> Loops(ImageDataset train, Normalization normalization, Device device, double peak, int steps = 60)
     {
-        var family = new VitSpec { ImageSize = train.Height, Channels = train.Channels, Classes = train.Classes };
-        var plain = family.WithSize(6, 128, 4);
-        var aux = family.WithSize(4, 128, 4);
-        var target = family.WithSize(6, 160, 5);
+        var (plain, aux, target) = Models(train);
         var config = new TemplateConfig();
         var rows = new List<ThroughputRow>();
         var schedule = new TrainSchedule { Steps = steps, LearningRate = 1e-4 };
