@@ -118,7 +118,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         r.Known(carryNode, "templates.carry", "vectors", "pos_embed", "cls_token", "patch_embed", "head");
         Carry CarryOf(string key) => r.Enum(carryNode, $"templates.carry.{key}", key, Carry.Templated);
         var carry = new CarrySettings(CarryOf("vectors"), CarryOf("pos_embed"), CarryOf("cls_token"), CarryOf("patch_embed"), CarryOf("head"));
-        var templates = new TemplateSettings(r.Int(t, "templates.size", "size", 32, min: 1), r.Int(t, "templates.matrix", "matrix", 8, min: 1),
+        var templates = new TemplateSettings(r.Int(t, "templates.size", "size", 32, min: 1), r.Int(t, "templates.matrix", "matrix", 64, min: 1),
             r.Int(t, "templates.vector", "vector", 4, min: 1), r.Int(t, "templates.embedding", "embedding", 8, min: 1),
             carry == new CarrySettings() ? null : carry);
 
@@ -135,18 +135,19 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var d = r.Map(root, "distill");
         r.Known(d, "distill", "epochs", "learning_rate", "learning_rate_scale", "temperature", "batch_size", "augmentation");
         int distillBatch = r.Int(d, "distill.batch_size", "batch_size", 128, min: 1);
-        var distill = new TrainSettings((int)Math.Round(r.Double(d, "distill.epochs", "epochs", 1, min: 0.001) * TrainCount(dataset) / distillBatch),
+        var distill = new TrainSettings((int)Math.Round(r.Double(d, "distill.epochs", "epochs", 3, min: 0.001) * TrainCount(dataset) / distillBatch),
             distillBatch, r.Double(d, "distill.learning_rate", "learning_rate", 5e-4, min: 1e-9),
             Augmentation: r.Enum(d, "distill.augmentation", "augmentation", Augmentation.None));
         double temperature = r.Double(d, "distill.temperature", "temperature", 1.0, min: 0.01);
-        var distillScales = r.Scales(d, "distill.learning_rate_scale", templates: true);
+        var distillScales = r.Scales(d, "distill.learning_rate_scale", templates: true, scalers: 10);
 
         var s = r.Map(root, "scalers");
-        r.Known(s, "scalers", "steps", "subset", "learning_rate", "learning_rate_scale", "init", "depth", "width", "reference", "augmentation");
-        var scalers = new TrainSettings(r.Int(s, "scalers.steps", "steps", 200, min: 1),
+        r.Known(s, "scalers", "steps", "batch_size", "subset", "learning_rate", "learning_rate_scale", "init", "depth", "width", "reference", "augmentation");
+        var scalers = new TrainSettings(r.Int(s, "scalers.steps", "steps", 300, min: 1), r.Int(s, "scalers.batch_size", "batch_size", 128, min: 1),
             LearningRate: r.Double(s, "scalers.learning_rate", "learning_rate", 0.03, min: 1e-9), WeightDecay: 0,
             Augmentation: r.Enum(s, "scalers.augmentation", "augmentation", Augmentation.None));
         int subset = r.Int(s, "scalers.subset", "subset", 5000, min: 128);
+        if (scalers.BatchSize > subset) r.Problem($"scalers.batch_size: {scalers.BatchSize} is more than the {subset} images of scalers.subset");
         var scalerInit = r.Enum(s, "scalers.init", "init", ScalerInit.Resized);
         var scalerScales = r.Scales(s, "scalers.learning_rate_scale", templates: false);
         var depthMapping = r.Enum(s, "scalers.depth", "depth", DepthMapping.Interpolate);
@@ -273,14 +274,17 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
             return names[text];
         }
 
-        /// <summary>Learning-rate multipliers per parameter group (null when every one is 1); stage 2 has no templates key.</summary>
-        public LearningRateScales? Scales(YamlMappingNode parent, string path, bool templates)
+        /// <summary>
+        /// Learning-rate multipliers per parameter group (null when every one is 1); stage 2 has no templates key. A key
+        /// left out takes 1, the scalers' key <paramref name="scalers"/>.
+        /// </summary>
+        public LearningRateScales? Scales(YamlMappingNode parent, string path, bool templates, double scalers = 1)
         {
             var map = Map(parent, "learning_rate_scale", path);
             string[] keys = templates ? ["templates", "scalers", "vectors", "embeddings"] : ["scalers", "vectors", "embeddings"];
             Known(map, path, keys);
-            double Get(string k) => Double(map, $"{path}.{k}", k, 1, min: 0);
-            var scales = new LearningRateScales(templates ? Get("templates") : 1, Get("scalers"), Get("vectors"), Get("embeddings"));
+            double Get(string k, double fallback = 1) => Double(map, $"{path}.{k}", k, fallback, min: 0);
+            var scales = new LearningRateScales(templates ? Get("templates") : 1, Get("scalers", scalers), Get("vectors"), Get("embeddings"));
             return scales == new LearningRateScales() ? null : scales;
         }
 

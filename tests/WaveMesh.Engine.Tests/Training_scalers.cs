@@ -46,6 +46,21 @@ public sealed class Training_scalers
     }
 
     [Fact]
+    public void A_batch_larger_than_the_data_is_refused_rather_than_looping_for_ever()
+    {
+        using var scope = NewDisposeScope();
+        var data = RandomImages(20, 1);
+        var teacher = VisionTransformer.Create(Tiny.Family, seed: 1);
+        var templates = TemplateSet.Create(Tiny.Family, Tiny.Templates, seed: 2);
+        var initial = ScalerSet.Random(Tiny.Family, templates, seed: 3);
+        var options = new DistillOptions { Schedule = new TrainSchedule { Steps = 3, BatchSize = 32, LearningRate = 1e-2 } };
+
+        var error = Assert.Throws<ArgumentException>(() => ScalerTraining.TrainScalers(teacher, templates, Tiny.Family, initial, data,
+            new Normalization([0.5f], [0.25f]), CPU, options));
+        Assert.Contains("no batch of 32", error.Message);
+    }
+
+    [Fact]
     public void Resizing_to_the_same_size_keeps_the_scalers()
     {
         using var scope = NewDisposeScope();

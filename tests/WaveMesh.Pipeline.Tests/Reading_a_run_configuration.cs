@@ -24,11 +24,12 @@ public sealed class Reading_a_run_configuration
         Assert.Equal(Augmentation.None, config.Teacher.Training.Augmentation);
         Assert.Equal(new DatasetRef("fashion-mnist"), p.Data);
         Assert.Equal(new ModelFamily(28, 1, 7, 4, 10, Pooling.Token), p.Family);
-        Assert.Equal(new TemplateSettings(32, 8, 4, 8), p.Templates);
+        Assert.Equal(new TemplateSettings(32, 64, 4, 8), p.Templates);
         Assert.Equal(new ModelSize(4, 128, 4), p.Auxiliary);
-        Assert.Equal(new TrainSettings((int)Math.Round(60_000 / 128.0), 128, 5e-4), p.Distill);
+        Assert.Equal(new TrainSettings((int)Math.Round(3 * 60_000 / 128.0), 128, 5e-4), p.Distill);
+        Assert.Equal(new LearningRateScales(Scalers: 10), p.DistillScales);
         Assert.Equal(1.0, p.Temperature);
-        Assert.Equal(new TrainSettings(200, LearningRate: 0.03, WeightDecay: 0), p.Scalers);
+        Assert.Equal(new TrainSettings(300, 128, LearningRate: 0.03, WeightDecay: 0), p.Scalers);
         Assert.Equal(5000, p.ScalerSubset);
         Assert.Equal(ScalerInit.Resized, p.ScalerInit);
         Assert.Equal(Methods.All, p.Methods.Select(m => m.Method));
@@ -123,11 +124,20 @@ public sealed class Reading_a_run_configuration
     }
 
     [Fact]
+    public void Reads_the_stage_2_batch_size()
+    {
+        Assert.Equal(32, RunConfig.Parse("scalers: { batch_size: 32 }", null).Pipeline.Scalers.BatchSize);
+    }
+
+    [Fact]
     public void Leaves_every_recipe_choice_unset_by_default_so_job_keys_do_not_change()
     {
         var p = RunConfig.Parse("", null).Pipeline;
         Assert.Null(p.Templates.Carry);
-        Assert.Null(p.DistillScales);
+        // Stage 1's block-matrix scalers learn at 10x by default (default-run d1); every other group at 1x.
+        Assert.Equal(new LearningRateScales(1, 10, 1, 1), p.DistillScales);
+        Assert.Null(RunConfig.Parse("distill: { learning_rate_scale: { scalers: 1 } }", null).Pipeline.DistillScales);
+        Assert.Equal(new LearningRateScales(Vectors: 2, Scalers: 10), RunConfig.Parse("distill: { learning_rate_scale: { vectors: 2 } }", null).Pipeline.DistillScales);
         Assert.Null(p.ScalerScales);
         Assert.Null(p.ScalerDepth);
         Assert.Null(p.ScalerWidth);
@@ -147,6 +157,8 @@ public sealed class Reading_a_run_configuration
     [InlineData("scalers: { learning_rate_scale: { templates: 1 } }", "unknown key 'scalers.learning_rate_scale.templates'")]
     [InlineData("distill: { learning_rate_scale: { scalers: -1 } }", "distill.learning_rate_scale.scalers: must be at least 0, got -1")]
     [InlineData("finetune: { warmup_steps: { wave: -3 } }", "finetune.warmup_steps.wave: must be at least 0, got -3")]
+    [InlineData("scalers: { batch_size: 0 }", "scalers.batch_size: must be at least 1, got 0")]
+    [InlineData("scalers: { batch_size: 600, subset: 500 }", "scalers.batch_size: 600 is more than the 500 images of scalers.subset")]
     [InlineData("promotion: { min_accuracy: 85 }", "promotion.min_accuracy: a fraction between 0 and 1 (0.85 is 85%), got 85")]
     [InlineData("promotion: { beat: [baseline] }", "promotion.beat: unknown method 'baseline' (use wave, scratch, weight_selection)")]
     [InlineData("promotion: { tolerance: -0.1 }", "promotion.tolerance: must be at least 0, got -0.1")]

@@ -61,6 +61,7 @@ public static class Trainer
         int step = 0;
         for (int epoch = 0; step < schedule.Steps; epoch++)
         {
+            int stepsBefore = step;
             foreach (var batch in data.Epoch(epoch))
             {
                 using var owned = batch;
@@ -93,6 +94,8 @@ public static class Trainer
                     warmSeconds += hook.Elapsed.TotalSeconds;
                 }
             }
+            if (step == stepsBefore && step < schedule.Steps)
+                throw new ArgumentException($"{stage}: an epoch of the training data holds no batch of {schedule.BatchSize} (too few examples)");
         }
         return new TrainResult(step, smoothed, Throughput(examples, clock.Elapsed.TotalSeconds - warmSeconds), clock.Elapsed, false);
     }

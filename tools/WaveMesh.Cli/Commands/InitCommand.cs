@@ -23,6 +23,7 @@ static class InitCommand
     // Stage 2's settings come from the run configuration (--config, default configs/default.yaml's `scalers` section),
     // so that a size made here is made as the pipeline makes it; these three override it.
     static readonly Option<int?> Steps = new("--steps") { Description = "Scaler-training steps (default: the configuration's scalers.steps)" };
+    static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Images per scaler-training step (default: scalers.batch_size)" };
     static readonly Option<int?> Subset = new("--subset") { Description = "Training images used by stage 2 (default: scalers.subset)" };
     static readonly Option<double?> LearningRate = new("--learning-rate") { Description = "Stage-2 learning rate (default: scalers.learning_rate)" };
 
@@ -30,7 +31,7 @@ static class InitCommand
     {
         var command = new Command("init", "Train the scalers of one size and write an initialised model checkpoint")
         {
-            Templates, Depth, Width, Heads, OutFile, Teacher, AuxScalers, Steps, Subset, LearningRate, RunCommand.Config, RunCommand.Store,
+            Templates, Depth, Width, Heads, OutFile, Teacher, AuxScalers, Steps, BatchSize, Subset, LearningRate, RunCommand.Config, RunCommand.Store,
         };
         CliContext.AddEngineOptions(command);
         command.SetAction((parse, _) => Run(parse));
@@ -79,10 +80,14 @@ static class InitCommand
             Training = pipeline.Scalers with
             {
                 Steps = parse.GetValue(Steps) ?? pipeline.Scalers.Steps,
+                BatchSize = parse.GetValue(BatchSize) ?? pipeline.Scalers.BatchSize,
                 LearningRate = parse.GetValue(LearningRate) ?? pipeline.Scalers.LearningRate,
             },
         };
-        Console.WriteLine($"Stage 2 for {target}: {job.Training.Steps} steps on {data.Subset:N0} images at learning rate {job.Training.LearningRate:G3}");
+        if (job.Training.Steps < 1) throw new CliUsageException($"--steps must be at least 1 (got {job.Training.Steps})");
+        if (job.Training.BatchSize < 1 || job.Training.BatchSize > data.Subset)
+            throw new CliUsageException($"--batch-size must be between 1 and the {data.Subset:N0} training images of the subset (got {job.Training.BatchSize})");
+        Console.WriteLine($"Stage 2 for {target}: {job.Training.Steps} steps of {job.Training.BatchSize} images from {data.Subset:N0} at learning rate {job.Training.LearningRate:G3}");
         var progress = new ConsoleProgress();
         var runner = new StageRunner(context, [new ScalerStage(), new EvaluateStage()]);
         var result = (ScalersTrained)await runner.RunAsync(job, p => progress.Show(p.Description, p.Step, p.Steps, p.Loss, p.ExamplesPerSecond, TimeSpan.FromSeconds(p.ElapsedSeconds)), ct);
