@@ -66,6 +66,8 @@ public sealed class Running_the_tool : IDisposable
         var inspect = await Cli.RunAsync(folder.Path, "inspect", model);
         var refused = await Cli.RunAsync(folder.Path, "init", "--templates", templates, "--depth", "3", "--width", "40", "--heads", "2",
             "--out", folder.PathOf("bad.safetensors"), "--store", store);
+        var tooLarge = await Cli.RunAsync(folder.Path, "init", "--templates", templates, "--depth", "3", "--width", "32", "--heads", "2",
+            "--out", folder.PathOf("large.safetensors"), "--store", store, "--subset", "500", "--batch-size", "600");
 
         Assert.True(init.ExitCode == 0, init.ToString());
         // It ends as the run reports a size: the model's test accuracy before any training step.
@@ -83,6 +85,11 @@ public sealed class Running_the_tool : IDisposable
         Assert.Contains("16", error);   // the template size the width must be a multiple of
         AssertNoStackTrace(refused);
         Assert.False(File.Exists(folder.PathOf("bad.safetensors")));
+        // A stage-2 batch larger than its subset is refused before any work, naming the option.
+        Assert.True(tooLarge.ExitCode != 0, tooLarge.ToString());
+        Assert.Contains("--batch-size", Assert.Single(tooLarge.StderrLines));
+        AssertNoStackTrace(tooLarge);
+        Assert.False(File.Exists(folder.PathOf("large.safetensors")));
     }
 
     [Fact]

@@ -31,7 +31,9 @@ public sealed class Taking_over_from_a_killed_worker(ITestOutputHelper output) :
         deployment.StartWorker<ScalerTrainer.ScalerTrainerService>("scaler-trainer");
         deployment.StartWorker<Finetuner.FinetunerService>("finetuner");
         deployment.StartWorker<Evaluator.EvaluatorService>("evaluator");
-        var runId = await deployment.StartRunAsync(TinyConfigs.WaveOnly(distillEpochs: 0.1));
+        // Half an epoch (about 230 steps, several seconds): long enough that the first progress report still finds the
+        // job far from its end when the victim is killed (0.1 epochs sometimes finished before the kill landed).
+        var runId = await deployment.StartRunAsync(TinyConfigs.WaveOnly(distillEpochs: 0.5));
 
         // Whoever reports progress on the distillation first is killed in the middle of it.
         var progress = await deployment.Events.WaitForAsync<StageProgress>(p => p.RunId == runId && p.Stage == StageNames.Distill,
