@@ -21,7 +21,7 @@ static class InitCommand
     static readonly Option<FileInfo?> Teacher = new("--teacher") { Description = "Teacher checkpoint; default: the templates' teacher, from the store" };
     static readonly Option<FileInfo?> AuxScalers = new("--aux-scalers") { Description = "Auxiliary scalers to resize from; default: from the store, else random initialisation" };
     // Stage 2's settings come from the run configuration (--config, default configs/default.yaml's `scalers` section),
-    // so that a size made here is made as the pipeline makes it; these three override it.
+    // so that a size made here is made as the pipeline makes it; the options below override it.
     static readonly Option<int?> Steps = new("--steps") { Description = "Scaler-training steps (default: the configuration's scalers.steps)" };
     static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Images per scaler-training step (default: scalers.batch_size)" };
     static readonly Option<int?> Subset = new("--subset") { Description = "Training images used by stage 2 (default: scalers.subset)" };
