@@ -91,13 +91,19 @@ public static class StepProfile
     /// <paramref name="batch"/>, forward and backward (the gradient of every input that needs one), times how often a
     /// step runs it. Milliseconds per step.
     /// </summary>
-    public static IReadOnlyList<ProfileRow> Operations(VitSpec spec, int batch, Device device, int repeats = 20)
+    /// <remarks>
+    /// With <paramref name="flushCaches"/>, 64 MB are written before the forward and again before the backward (untimed),
+    /// so that each call finds its inputs and saved tensors out of the CPU caches, as in a training step, where the
+    /// backward of a layer comes after the whole forward.
+    /// </remarks>
+    public static IReadOnlyList<ProfileRow> Operations(VitSpec spec, int batch, Device device, int repeats = 20, bool flushCaches = false)
     {
         long b = batch, n = spec.Tokens, d = spec.Width, h = spec.Heads, hd = spec.HeadDim, hidden = spec.Hidden;
         int depth = spec.Depth;
         var time = new Dictionary<string, double>();
+        using var flush = flushCaches ? zeros(16L << 20, device: device) : null;
         void Time(string part, int perStep, Func<Tensor[]> inputs, Func<Tensor[], Tensor> op) =>
-            time[part] = time.GetValueOrDefault(part) + perStep * Milliseconds(inputs, op, repeats);
+            time[part] = time.GetValueOrDefault(part) + perStep * Milliseconds(inputs, op, repeats, flush);
         Tensor Leaf(params long[] shape) => randn(shape, device: device).requires_grad_(true);
 
         Time("linear qkv (d -> 3d)", depth, () => [Leaf(b, n, d), Leaf(3 * d, d), Leaf(3 * d)], x => F.linear(x[0], x[1], x[2]));
@@ -140,8 +146,11 @@ public static class StepProfile
         return o.transpose(1, 2).reshape(b, n, heads * headDim);
     }
 
-    /// <summary>Mean milliseconds of <paramref name="op"/> forward and backward over <paramref name="repeats"/> runs after a first that allocates.</summary>
-    static double Milliseconds(Func<Tensor[]> inputs, Func<Tensor[], Tensor> op, int repeats)
+    /// <summary>
+    /// Mean milliseconds of <paramref name="op"/> forward and backward over <paramref name="repeats"/> runs after a first
+    /// that allocates; with <paramref name="flush"/>, that buffer is rewritten (untimed) before the forward and the backward.
+    /// </summary>
+    static double Milliseconds(Func<Tensor[]> inputs, Func<Tensor[], Tensor> op, int repeats, Tensor? flush = null)
     {
         double ms = 0;
         for (int r = 0; r <= repeats; r++)
@@ -149,9 +158,14 @@ public static class StepProfile
             using var scope = NewDisposeScope();
             var x = inputs();
             var grad = randn_like(op(x).detach());
+            flush?.add_(1);
             var clock = Stopwatch.StartNew();
-            op(x).backward([grad]);
-            if (r > 0) ms += clock.Elapsed.TotalMilliseconds;
+            var y = op(x);
+            double forward = clock.Elapsed.TotalMilliseconds;
+            flush?.add_(1);
+            clock.Restart();
+            y.backward([grad]);
+            if (r > 0) ms += forward + clock.Elapsed.TotalMilliseconds;
         }
         return ms / repeats;
     }
@@ -177,6 +191,8 @@ public static class StepProfile
                   "once more on its own before each step's forward, which composes again", TemplatedPhases(aux, new TemplateConfig(), loader, device));
         Table(md, $"Operations of one {plain.Describe()} step run alone, forward and backward, times how often a step runs each",
             Operations(plain, 128, device));
+        Table(md, $"The same operations with the CPU caches flushed (64 MB rewritten, untimed) before each forward and each backward",
+            Operations(plain, 128, device, flushCaches: true));
         Table(md, $"The attention core of one {plain.Describe()} step (all layers, forward and backward) written out and fused",
             AttentionVariants(plain, 128, device));
         return md.ToString();
