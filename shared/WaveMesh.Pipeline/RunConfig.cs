@@ -146,7 +146,7 @@ public sealed record RunConfig(TeacherPlan Teacher, PipelineDefinition Pipeline)
         var scalers = new TrainSettings(r.Int(s, "scalers.steps", "steps", 300, min: 1), r.Int(s, "scalers.batch_size", "batch_size", 128, min: 1),
             LearningRate: r.Double(s, "scalers.learning_rate", "learning_rate", 0.03, min: 1e-9), WeightDecay: 0,
             Augmentation: r.Enum(s, "scalers.augmentation", "augmentation", Augmentation.None));
-        int subset = r.Int(s, "scalers.subset", "subset", 5000, min: 128);
+        int subset = r.Int(s, "scalers.subset", "subset", 20000, min: 128);
         if (scalers.BatchSize > subset) r.Problem($"scalers.batch_size: {scalers.BatchSize} is more than the {subset} images of scalers.subset");
         var scalerInit = r.Enum(s, "scalers.init", "init", ScalerInit.Resized);
         var scalerScales = r.Scales(s, "scalers.learning_rate_scale", templates: false);

@@ -30,7 +30,7 @@ public sealed class Reading_a_run_configuration
         Assert.Equal(new LearningRateScales(Scalers: 10), p.DistillScales);
         Assert.Equal(1.0, p.Temperature);
         Assert.Equal(new TrainSettings(300, 128, LearningRate: 0.03, WeightDecay: 0), p.Scalers);
-        Assert.Equal(5000, p.ScalerSubset);
+        Assert.Equal(20000, p.ScalerSubset);
         Assert.Equal(ScalerInit.Resized, p.ScalerInit);
         Assert.Equal(Methods.All, p.Methods.Select(m => m.Method));
         var stage3 = (int)Math.Round(0.5 * 60_000 / 128);
