@@ -3,7 +3,7 @@ namespace WaveMesh.Models;
 /// <summary>Metadata keys WaveMesh writes into the <c>__metadata__</c> of its safetensors files.</summary>
 public static class MetadataKeys
 {
-    public const string Kind = "wavemesh.kind";                       // vit | templates | scalers
+    public const string Kind = "wavemesh.kind";                       // vit | templates | scalers | logits
     public const string FormatVersion = "wavemesh.format_version";
     public const string Spec = "wavemesh.spec";                       // VitSpec JSON: the model, the target, or the templates' family
     public const string TemplateConfig = "wavemesh.template_config";   // TemplateConfig JSON
@@ -22,6 +22,7 @@ public static class MetadataKeys
     public const string Teacher = "wavemesh.teacher";                 // teacher name an uploaded checkpoint was registered under (artifact metadata)
     public const string Normalization = "wavemesh.normalization";     // {"mean":[..],"std":[..]}: what training did to pixels scaled to [0, 1]
     public const string Dataset = "wavemesh.dataset";                 // the data set a model was trained or initialised on (fashion-mnist)
+    public const string Reference = "wavemesh.reference";             // whose logits a logits file holds ("teacher DIGEST", "auxiliary TEMPLATES SCALERS")
     public const string DatasetDigest = "wavemesh.dataset_digest";    // sha256 of that data set's archive, when it came from the store
     public const string CurrentFormat = "1";
 }

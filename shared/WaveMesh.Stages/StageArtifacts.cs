@@ -4,6 +4,7 @@ using WaveMesh.Engine.Checkpoints;
 using WaveMesh.Engine.Vit;
 using WaveMesh.Engine.Wave;
 using WaveMesh.Models;
+using static TorchSharp.torch;
 
 namespace WaveMesh.Stages;
 
@@ -42,6 +43,15 @@ static class StageArtifacts
     public static string SaveScalers(StageContext context, ScalerSet scalers, string templatesDigest) =>
         Store(context, ScalersKind, path => WaveFiles.SaveScalers(scalers, path, templatesDigest),
             new Dictionary<string, string> { [MetadataKeys.TemplatesDigest] = templatesDigest, [MetadataKeys.Target] = scalers.Target.Describe() });
+
+    /// <summary>One tensor (a reference model's logits) as a safetensors artifact of kind <see cref="ReferenceLogits.Kind"/>.</summary>
+    public static string SaveLogits(StageContext context, string name, Tensor logits, string reference) =>
+        Store(context, ReferenceLogits.Kind, path => TensorFile.Save(path, [KeyValuePair.Create(name, logits)], new Dictionary<string, string>
+        {
+            [MetadataKeys.Kind] = ReferenceLogits.Kind,
+            [MetadataKeys.FormatVersion] = MetadataKeys.CurrentFormat,
+            [MetadataKeys.Reference] = reference,
+        }), new Dictionary<string, string> { [MetadataKeys.Reference] = reference });
 
     static string Store(StageContext context, string kind, Action<string> write, IReadOnlyDictionary<string, string>? metadata)
     {

@@ -142,4 +142,43 @@ public sealed class Training_scalers
         for (int l = 0; l < 4; l++)
             Assert.True(deeper[l].allclose(full_like(deeper[l], expected[l]), 1e-5, 1e-5), $"layer {l}");
     }
+    [Fact]
+    public void Given_reference_logits_train_exactly_as_the_reference_computed_in_place_would()
+    {
+        using var scope = NewDisposeScope();
+        var data = RandomImages(48, 1);
+        var norm = new Normalization([0.5f], [0.25f]);
+        var teacher = VisionTransformer.Create(Tiny.Family, seed: 1);
+        var templates = TemplateSet.Create(Tiny.Family, Tiny.Templates, seed: 2);
+        using (no_grad()) foreach (var p in templates.parameters()) p.add_(randn_like(p) * 0.05);
+        var target = Tiny.Family.WithSize(2, 32, 2);
+        var options = new DistillOptions { Schedule = new TrainSchedule { Steps = 5, BatchSize = 16, LearningRate = 1e-2, WeightDecay = 0 }, Seed = 4 };
+
+        var (computed, _) = ScalerTraining.TrainScalers(teacher, templates, target, ScalerSet.Random(target, templates, seed: 3), data, norm, CPU, options);
+        var logits = Evaluation.Logits(teacher, data, norm, CPU);
+        var (given, _) = ScalerTraining.TrainScalers(teacher, templates, target, ScalerSet.Random(target, templates, seed: 3), data, norm, CPU, options,
+            referenceLogits: logits);
+        foreach (var (key, value) in computed.Tensors())
+            Assert.True(given.Tensors()[key].Same(value), $"scalers '{key}' differ when the reference's logits are given");
+
+        // Logits that steer elsewhere (a uniform teacher) must change the result: the given tensor is what is imitated.
+        var (uniform, _) = ScalerTraining.TrainScalers(teacher, templates, target, ScalerSet.Random(target, templates, seed: 3), data, norm, CPU, options,
+            referenceLogits: zeros_like(logits));
+        Assert.Contains(computed.Tensors(), kv => !uniform.Tensors()[kv.Key].Same(kv.Value));
+    }
+
+    [Fact]
+    public void Reference_logits_without_one_row_per_image_are_refused()
+    {
+        using var scope = NewDisposeScope();
+        var data = RandomImages(32, 1);
+        var teacher = VisionTransformer.Create(Tiny.Family, seed: 1);
+        var templates = TemplateSet.Create(Tiny.Family, Tiny.Templates, seed: 2);
+        var initial = ScalerSet.Random(Tiny.Family, templates, seed: 3);
+        var options = new DistillOptions { Schedule = new TrainSchedule { Steps = 2, BatchSize = 16, LearningRate = 1e-2 } };
+
+        var error = Assert.Throws<ArgumentException>(() => ScalerTraining.TrainScalers(teacher, templates, Tiny.Family, initial, data,
+            new Normalization([0.5f], [0.25f]), CPU, options, referenceLogits: zeros(31, 10)));
+        Assert.Contains("one row for each of the 32 training images", error.Message);
+    }
 }

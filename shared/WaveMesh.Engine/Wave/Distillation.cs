@@ -24,16 +24,18 @@ public sealed record DistillResult(TemplateSet Templates, ScalerSet AuxScalers, 
 /// </summary>
 public static class Distillation
 {
+    /// <param name="teacherLogits">The teacher's logits for every sample of <paramref name="train"/>, in order, when the
+    /// caller has them (used only without augmentation); computed here when null.</param>
     public static DistillResult DistillTemplates(nn.Module<Tensor, Tensor> teacher, VitSpec auxSpec, TemplateConfig config,
         ImageDataset train, Normalization normalization, Device device, DistillOptions options,
-        IProgress<StepReport>? progress = null, CancellationToken cancellation = default)
+        IProgress<StepReport>? progress = null, CancellationToken cancellation = default, Tensor? teacherLogits = null)
     {
         config.Check(auxSpec);
         var templates = TemplateSet.Create(auxSpec, config, options.Seed, device);
         var aux = ScalerSet.Random(auxSpec, templates, options.Seed + 1);
         using var model = new TemplatedVit(templates, aux);
         var groups = WaveParameters.ForDistillation(templates, aux, options.Scales, options.Schedule.WeightDecay);
-        var result = FitToTeacher("distil", model, groups, teacher, train, normalization, device, options, progress, cancellation);
+        var result = FitToTeacher("distil", model, groups, teacher, train, normalization, device, options, progress, cancellation, teacherLogits);
         // The auxiliary head bias becomes the templates' size-free head bias that new targets start from.
         using (no_grad()) templates.Tensors()["head.bias"].copy_(aux.Tensors()["head.bias"]);
         return new DistillResult(templates, aux, result);
@@ -42,7 +44,7 @@ public static class Distillation
     /// <summary>Trains <paramref name="groups"/> of <paramref name="student"/> with the distillation loss against <paramref name="teacher"/>'s logits.</summary>
     internal static TrainResult FitToTeacher(string stage, nn.Module<Tensor, Tensor> student, IReadOnlyList<ParameterGroup> groups,
         nn.Module<Tensor, Tensor> teacher, ImageDataset train, Normalization normalization, Device device, DistillOptions options,
-        IProgress<StepReport>? progress, CancellationToken cancellation)
+        IProgress<StepReport>? progress, CancellationToken cancellation, Tensor? teacherLogits)
     {
         var loader = new BatchLoader(train, options.Schedule.BatchSize, shuffle: true, options.Seed, normalization, device, dropLast: true, options.Augmentation);
         if (options.Augmentation != Augmentation.None)
@@ -55,10 +57,13 @@ public static class Distillation
                 return Losses.Distillation(logits, reference, labels, options.Temperature);
             }, progress, cancellation);
         }
-        // Without augmentation the teacher's answer for a sample never changes: compute it once, not every epoch.
-        using var teacherLogits = Evaluation.Logits(teacher, train, normalization, device);
+        // Without augmentation the teacher's answer for a sample never changes: computed once (or given), not every epoch.
+        if (teacherLogits is not null && (teacherLogits.dim() != 2 || teacherLogits.shape[0] != train.Count))
+            throw new ArgumentException($"{stage}: the given teacher logits have shape [{string.Join(", ", teacherLogits.shape)}], not one row for each of the {train.Count} training images");
+        using var computed = teacherLogits is null ? Evaluation.Logits(teacher, train, normalization, device) : null;
+        var reference = teacherLogits ?? computed!;
         return Trainer.Run(stage, student, groups, loader, options.Schedule,
-            (logits, labels, indices, _) => Losses.Distillation(logits, teacherLogits.index_select(0, indices), labels, options.Temperature),
+            (logits, labels, indices, _) => Losses.Distillation(logits, reference.index_select(0, indices), labels, options.Temperature),
             progress, cancellation);
     }
 }

@@ -24,9 +24,11 @@ public static class ScalerTraining
                 ? throw new ArgumentException("resized scaler initialisation needs the auxiliary scalers")
                 : ScalerSet.Random(target, templates, seed);
 
+    /// <param name="referenceLogits">The reference's logits for every sample of <paramref name="subset"/>, in order, when the
+    /// caller has them (used only without augmentation); computed here when null.</param>
     public static (ScalerSet Scalers, TrainResult Training) TrainScalers(nn.Module<Tensor, Tensor> reference, TemplateSet templates,
         VitSpec target, ScalerSet initial, ImageDataset subset, Normalization normalization, Device device, DistillOptions options,
-        IProgress<StepReport>? progress = null, CancellationToken cancellation = default)
+        IProgress<StepReport>? progress = null, CancellationToken cancellation = default, Tensor? referenceLogits = null)
     {
         if (initial.Target != target) throw new ArgumentException($"initial scalers are for {initial.Target.Describe()}, not {target.Describe()}");
         var groups = WaveParameters.ForScalers(initial, options.Scales, options.Schedule.WeightDecay);
@@ -37,7 +39,7 @@ public static class ScalerTraining
         try
         {
             using var model = new TemplatedVit(templates, initial);
-            var result = Distillation.FitToTeacher("scalers", model, groups, reference, subset, normalization, device, options, progress, cancellation);
+            var result = Distillation.FitToTeacher("scalers", model, groups, reference, subset, normalization, device, options, progress, cancellation, referenceLogits);
             return (initial, result);
         }
         finally
