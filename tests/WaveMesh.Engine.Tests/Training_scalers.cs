@@ -48,15 +48,7 @@ public sealed class Training_scalers
     [Fact]
     public void A_batch_larger_than_the_data_is_refused_rather_than_looping_for_ever()
     {
-        using var scope = NewDisposeScope();
-        var data = RandomImages(20, 1);
-        var teacher = VisionTransformer.Create(Tiny.Family, seed: 1);
-        var templates = TemplateSet.Create(Tiny.Family, Tiny.Templates, seed: 2);
-        var initial = ScalerSet.Random(Tiny.Family, templates, seed: 3);
-        var options = new DistillOptions { Schedule = new TrainSchedule { Steps = 3, BatchSize = 32, LearningRate = 1e-2 } };
-
-        var error = Assert.Throws<ArgumentException>(() => ScalerTraining.TrainScalers(teacher, templates, Tiny.Family, initial, data,
-            new Normalization([0.5f], [0.25f]), CPU, options));
+        var error = Refused(images: 20, batchSize: 32, referenceLogits: null);
         Assert.Contains("no batch of 32", error.Message);
     }
 
@@ -171,14 +163,20 @@ public sealed class Training_scalers
     public void Reference_logits_without_one_row_per_image_are_refused()
     {
         using var scope = NewDisposeScope();
-        var data = RandomImages(32, 1);
+        var error = Refused(images: 32, batchSize: 16, referenceLogits: zeros(31, 10));
+        Assert.Contains("one row for each of the 32 training images", error.Message);
+    }
+
+    /// <summary>The error of stage 2 on a tiny model and <paramref name="images"/> random images, which must refuse to train.</summary>
+    static ArgumentException Refused(int images, int batchSize, Tensor? referenceLogits)
+    {
+        using var scope = NewDisposeScope();
+        var data = RandomImages(images, 1);
         var teacher = VisionTransformer.Create(Tiny.Family, seed: 1);
         var templates = TemplateSet.Create(Tiny.Family, Tiny.Templates, seed: 2);
         var initial = ScalerSet.Random(Tiny.Family, templates, seed: 3);
-        var options = new DistillOptions { Schedule = new TrainSchedule { Steps = 2, BatchSize = 16, LearningRate = 1e-2 } };
-
-        var error = Assert.Throws<ArgumentException>(() => ScalerTraining.TrainScalers(teacher, templates, Tiny.Family, initial, data,
-            new Normalization([0.5f], [0.25f]), CPU, options, referenceLogits: zeros(31, 10)));
-        Assert.Contains("one row for each of the 32 training images", error.Message);
+        var options = new DistillOptions { Schedule = new TrainSchedule { Steps = 3, BatchSize = batchSize, LearningRate = 1e-2 } };
+        return Assert.Throws<ArgumentException>(() => ScalerTraining.TrainScalers(teacher, templates, Tiny.Family, initial, data,
+            new Normalization([0.5f], [0.25f]), CPU, options, referenceLogits: referenceLogits));
     }
 }

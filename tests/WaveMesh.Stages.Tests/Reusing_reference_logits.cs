@@ -55,15 +55,30 @@ public sealed class Reusing_reference_logits : IDisposable
         return (await Scalers(runner, teacher, templates, new ModelSize(1, 32, 2))).ScalersDigest;
     }
 
+    /// <summary>The first size's stage 2 in <see cref="folder"/>, which computes the teacher's logits and keeps them; then the second size.</summary>
+    async Task<(string Teacher, string RecordKey, Func<Task<ScalersTrained>> SecondSize)> FirstSize()
+    {
+        var (runner, teacher, templates) = await Prepare(folder);
+        await Scalers(runner, teacher, templates, new ModelSize(2, 48, 3));
+        return (teacher, ReferenceLogits.RecordKey($"teacher {teacher}", ScalerData), () => Scalers(runner, teacher, templates, new ModelSize(1, 32, 2)));
+    }
+
+    /// <summary>Stores <paramref name="logits"/> as a logits artifact and points the record <paramref name="key"/> at it.</summary>
+    async Task Plant(string key, string teacher, Tensor logits)
+    {
+        var scratch = Path.Combine(folder.Path, $"planted-{Guid.NewGuid():N}.safetensors");
+        TensorFile.Save(scratch, [KeyValuePair.Create("logits", logits)], new Dictionary<string, string>());
+        var planted = await folder.Store().PutFileAsync(scratch, ReferenceLogits.Kind);
+        await folder.Store().SetRecordAsync(key, ContractJson.Serialize(new LogitsIndex(planted.Digest, $"teacher {teacher}", 600)));
+    }
+
     [Fact]
     [Trait("Category", "EndToEnd")]
     public async Task A_second_size_reads_the_teachers_logits_from_the_store_and_trains_exactly_as_computing_them_would()
     {
-        var (runner, teacher, templates) = await Prepare(folder);
-        await Scalers(runner, teacher, templates, new ModelSize(2, 48, 3));
-
+        var (teacher, key, secondSize) = await FirstSize();
         var store = folder.Store();
-        var json = await store.GetRecordAsync(ReferenceLogits.RecordKey($"teacher {teacher}", ScalerData));
+        var json = await store.GetRecordAsync(key);
         Assert.NotNull(json);
         var index = ContractJson.Deserialize<LogitsIndex>(json!);
         Assert.Equal((600, $"teacher {teacher}"), (index.Images, index.Reference));
@@ -75,7 +90,7 @@ public sealed class Reusing_reference_logits : IDisposable
             Assert.Equal(ReferenceLogits.Kind, file.Metadata[MetadataKeys.Kind]);
         }
 
-        var reused = await Scalers(runner, teacher, templates, new ModelSize(1, 32, 2));
+        var reused = await secondSize();
         Assert.Equal(await ComputedInPlace(), reused.ScalersDigest);
         Assert.Empty(Directory.GetFiles(Path.Combine(folder.Path, "work")));
     }
@@ -84,17 +99,11 @@ public sealed class Reusing_reference_logits : IDisposable
     [Trait("Category", "EndToEnd")]
     public async Task The_stored_logits_are_what_stage_2_imitates()
     {
-        var (runner, teacher, templates) = await Prepare(folder);
-        await Scalers(runner, teacher, templates, new ModelSize(2, 48, 3));
+        var (teacher, key, secondSize) = await FirstSize();
         // Point the record at other logits of the right shape (a teacher with no opinion): the next size must follow them.
-        var store = folder.Store();
-        var scratch = Path.Combine(folder.Path, "uniform.safetensors");
-        using (var uniform = zeros(600, 10)) TensorFile.Save(scratch, [KeyValuePair.Create("logits", uniform)], new Dictionary<string, string>());
-        var planted = await store.PutFileAsync(scratch, ReferenceLogits.Kind);
-        await store.SetRecordAsync(ReferenceLogits.RecordKey($"teacher {teacher}", ScalerData),
-            ContractJson.Serialize(new LogitsIndex(planted.Digest, $"teacher {teacher}", 600)));
+        using (var uniform = zeros(600, 10)) await Plant(key, teacher, uniform);
 
-        var steered = await Scalers(runner, teacher, templates, new ModelSize(1, 32, 2));
+        var steered = await secondSize();
         Assert.NotEqual(await ComputedInPlace(), steered.ScalersDigest);
     }
 
@@ -105,10 +114,8 @@ public sealed class Reusing_reference_logits : IDisposable
     [InlineData("misshapen")]
     public async Task Logits_that_cannot_be_read_back_are_computed_again(string damage)
     {
-        var (runner, teacher, templates) = await Prepare(folder);
-        await Scalers(runner, teacher, templates, new ModelSize(2, 48, 3));
+        var (teacher, key, secondSize) = await FirstSize();
         var store = folder.Store();
-        var key = ReferenceLogits.RecordKey($"teacher {teacher}", ScalerData);
         var index = ContractJson.Deserialize<LogitsIndex>((await store.GetRecordAsync(key))!);
         switch (damage)
         {
@@ -121,14 +128,11 @@ public sealed class Reusing_reference_logits : IDisposable
                 await store.SetRecordAsync(key, ContractJson.Serialize(index with { Digest = new string('a', 64) }));
                 break;
             case "misshapen":
-                var scratch = Path.Combine(folder.Path, "short.safetensors");
-                using (var rows = zeros(599, 10)) TensorFile.Save(scratch, [KeyValuePair.Create("logits", rows)], new Dictionary<string, string>());
-                var planted = await store.PutFileAsync(scratch, ReferenceLogits.Kind);
-                await store.SetRecordAsync(key, ContractJson.Serialize(index with { Digest = planted.Digest }));
+                using (var rows = zeros(599, 10)) await Plant(key, teacher, rows);
                 break;
         }
 
-        var recomputed = await Scalers(runner, teacher, templates, new ModelSize(1, 32, 2));
+        var recomputed = await secondSize();
         Assert.Equal(await ComputedInPlace(), recomputed.ScalersDigest);
         // The record names readable logits again.
         var again = ContractJson.Deserialize<LogitsIndex>((await store.GetRecordAsync(key))!);
