@@ -62,12 +62,17 @@ public sealed class Taking_over_from_a_killed_worker(ITestOutputHelper output) :
         Assert.All(Results.Branches(events), b => Assert.True(b.Value.Init is not null && b.Value.Final is not null, b.Key));
 
         // Artifacts: exactly one manifest per artifact the run names, no chunk outside a manifest, and every one verifies.
-        // What the run names, the teacher, and the data set the control plane registered from its own copy.
+        // What the run names, the teacher, the data set the control plane registered from its own copy, and the teacher's
+        // logits the stages keep for the next job (named by their records; the victim may have stored them before it died).
         using var dataset = new MemoryStream();
         DatasetArchive.PackFolder(DatasetArchive.FashionMnist, DatasetArchive.FashionMnistFolder, dataset);
-        var named = events.SelectMany(MessageTypes.Outputs).Append(ArtifactDigest.Of(new MemoryStream(TinyTeacher.Bytes)))
-            .Append(Convert.ToHexStringLower(SHA256.HashData(dataset.ToArray()))).ToHashSet();
         var db = deployment.Redis.GetDatabase();
+        var logits = new List<string>();
+        foreach (var key in await Servers.RedisKeysAsync(deployment.Redis, deployment.KeyPrefix + "record/logits/"))
+            logits.Add(JsonSerializer.Deserialize<JsonElement>((byte[])(await db.HashGetAsync(key, "v"))!).GetProperty("digest").GetString()!);
+        Assert.Equal(2, logits.Count);   // stage 1's data and stage 2's subset
+        var named = events.SelectMany(MessageTypes.Outputs).Append(ArtifactDigest.Of(new MemoryStream(TinyTeacher.Bytes)))
+            .Append(Convert.ToHexStringLower(SHA256.HashData(dataset.ToArray()))).Concat(logits).ToHashSet();
         var manifests = await Servers.RedisKeysAsync(deployment.Redis, deployment.KeyPrefix + "artifact/");
         Assert.Equal(named.Order(), manifests.Select(k => k[(deployment.KeyPrefix + "artifact/").Length..]).Order());
         var referenced = new HashSet<string>();
