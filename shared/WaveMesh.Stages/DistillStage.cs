@@ -25,9 +25,7 @@ public sealed class DistillStage : StageUnit<DistillTemplates>
             Schedule = EngineMapping.Schedule(job.Training), Temperature = job.Temperature, Seed = job.Seed,
             Scales = EngineMapping.Scales(job.Scales), Augmentation = EngineMapping.Augmentation(job.Training.Augmentation),
         };
-        using var teacherLogits = options.Augmentation == WaveMesh.Data.Augmentation.None
-            ? ReferenceLogits.Get(context, $"teacher {job.TeacherDigest}", job.Data, data, teacher)
-            : null;
+        using var teacherLogits = ReferenceLogits.Get(context, $"teacher {job.TeacherDigest}", job.Data, data, teacher, job.Training.Augmentation);
         var result = Distillation.DistillTemplates(teacher, aux, EngineMapping.Config(job.Templates), data.Train, data.Normalization,
             context.Device, options, progress, cancellation, teacherLogits);
         using var templatesModule = result.Templates;

@@ -25,9 +25,15 @@ public static class ReferenceLogits
     public static string RecordKey(string reference, DatasetRef data) =>
         "logits/" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(reference + "\n" + ContractJson.Serialize(data))));
 
-    /// <summary>The logits of <paramref name="model"/> (known to the store as <paramref name="reference"/>) for every image of <paramref name="data"/>'s training split, on the context's device.</summary>
-    public static Tensor Get(StageContext context, string reference, DatasetRef data, TrainingData loaded, nn.Module<Tensor, Tensor> model)
+    /// <summary>
+    /// The logits of <paramref name="model"/> (known to the store as <paramref name="reference"/>) for every image of
+    /// <paramref name="data"/>'s training split, on the context's device; null under <paramref name="augmentation"/>,
+    /// where the reference answers every augmented batch afresh and there is nothing to keep.
+    /// </summary>
+    public static Tensor? Get(StageContext context, string reference, DatasetRef data, TrainingData loaded, nn.Module<Tensor, Tensor> model,
+        Augmentation augmentation)
     {
+        if (augmentation != Augmentation.None) return null;
         var key = RecordKey(reference, data);
         if (TryLoad(context, key, loaded.Train.Count) is { } stored) return stored;
         var logits = Evaluation.Logits(model, loaded.Train, loaded.Normalization, context.Device);

@@ -32,9 +32,8 @@ public sealed class ScalerStage : StageUnit<TrainScalers>
             Schedule = EngineMapping.Schedule(job.Training), Temperature = job.Temperature, Seed = job.Seed, Scales = EngineMapping.Scales(job.Scales),
             Augmentation = EngineMapping.Augmentation(job.Training.Augmentation),
         };
-        using var referenceLogits = options.Augmentation == WaveMesh.Data.Augmentation.None
-            ? ReferenceLogits.Get(context, imitateAux ? $"auxiliary {job.TemplatesDigest} {job.AuxScalersDigest}" : $"teacher {job.TeacherDigest}", job.Data, data, reference)
-            : null;
+        using var referenceLogits = ReferenceLogits.Get(context, imitateAux ? $"auxiliary {job.TemplatesDigest} {job.AuxScalersDigest}" : $"teacher {job.TeacherDigest}",
+            job.Data, data, reference, job.Training.Augmentation);
         var (scalers, training) = ScalerTraining.TrainScalers(reference, templates, target, initial, data.Train, data.Normalization,
             context.Device, options, progress, cancellation, referenceLogits);
         var stats = Stats(training, clock, context, cancellation);
