@@ -17,13 +17,17 @@ public static class Evaluation
         using var noGrad = no_grad();
         model.eval();
         var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0, normalization, device);
+        var trimmer = NativeHeap.Trimmer();
         foreach (var batch in loader.Epoch(0))
         {
-            using var owned = batch;
-            using var scope = NewDisposeScope();
-            var logits = model.forward(batch.Inputs);
-            correct += logits.argmax(1).eq(batch.Labels).sum().item<long>();
-            lossSum += F.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).item<float>();
+            using (batch)
+            using (NewDisposeScope())
+            {
+                var logits = model.forward(batch.Inputs);
+                correct += logits.argmax(1).eq(batch.Labels).sum().item<long>();
+                lossSum += F.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).item<float>();
+            }
+            trimmer.Tick();
         }
         model.train();
         return new EvalResult(data.Count == 0 ? 0 : (double)correct / data.Count, data.Count == 0 ? 0 : lossSum / data.Count, data.Count);
@@ -38,11 +42,13 @@ public static class Evaluation
         try
         {
             var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0, normalization, device);
+            var trimmer = NativeHeap.Trimmer();
             foreach (var batch in loader.Epoch(0))
             {
-                using var owned = batch;
-                using var scope = NewDisposeScope();
-                parts.Add(model.forward(batch.Inputs).MoveToOuterDisposeScope());
+                using (batch)
+                using (NewDisposeScope())
+                    parts.Add(model.forward(batch.Inputs).MoveToOuterDisposeScope());
+                trimmer.Tick();
             }
             return cat(parts, 0);
         }

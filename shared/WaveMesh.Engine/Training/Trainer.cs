@@ -57,6 +57,7 @@ public static class Trainer
         model.train();
 
         var clock = Stopwatch.StartNew();
+        var trimmer = NativeHeap.Trimmer();
         double smoothed = double.NaN, examples = 0, warmSeconds = 0;
         int step = 0;
         for (int epoch = 0; step < schedule.Steps; epoch++)
@@ -79,6 +80,7 @@ public static class Trainer
                     double value = l.item<float>();
                     smoothed = double.IsNaN(smoothed) ? value : 0.95 * smoothed + 0.05 * value;
                 }
+                trimmer.Tick();
                 step++;
                 // The first step pays for allocation and warm-up; throughput counts from the second.
                 if (step == 1) warmSeconds = clock.Elapsed.TotalSeconds; else examples += batch.Count;
