@@ -49,7 +49,7 @@ public static class NativeHeap
     /// <summary>
     /// How far a loop lets its heap grow past what it held one batch after its last trim before it trims again. Within
     /// one pass the heap fragments: the L6 D128 teacher answering 60,000 images at batch 500 took the process from 0.25
-    /// to 0.8-1.6 GB (varying run to run with thread timing) though each batch frees all it allocated. Trimming on a
+    /// to 0.7-1.4 GB (varying run to run with thread timing) though each batch freed all it allocated. Trimming on a
     /// timer instead (every 2 s) cost the training loops 4-8% (a trim makes the next step fault its pages in again);
     /// trimming on growth costs nothing where nothing grows.
     /// </summary>
