@@ -22,10 +22,7 @@ public sealed class Training_scalers
         using var scope = NewDisposeScope();
         var data = RandomImages(64, 1);
         var norm = new Normalization([0.5f], [0.25f]);
-        var teacher = VisionTransformer.Create(Tiny.Family, seed: 1);
-        var templates = TemplateSet.Create(Tiny.Family, Tiny.Templates, seed: 2);
-        // Distilled vector templates are not zero; fresh ones are, and would give their scalers no gradient.
-        using (no_grad()) foreach (var p in templates.parameters()) p.add_(randn_like(p) * 0.05);
+        var (teacher, templates) = TeacherAndTrainedTemplates();
         var target = Tiny.Family.WithSize(3, 48, 3);
         var initial = ScalerSet.Random(target, templates, seed: 3);
         var templatesBefore = templates.Tensors().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
@@ -134,15 +131,14 @@ public sealed class Training_scalers
         for (int l = 0; l < 4; l++)
             Assert.True(deeper[l].allclose(full_like(deeper[l], expected[l]), 1e-5, 1e-5), $"layer {l}");
     }
+
     [Fact]
     public void Given_reference_logits_train_exactly_as_the_reference_computed_in_place_would()
     {
         using var scope = NewDisposeScope();
         var data = RandomImages(48, 1);
         var norm = new Normalization([0.5f], [0.25f]);
-        var teacher = VisionTransformer.Create(Tiny.Family, seed: 1);
-        var templates = TemplateSet.Create(Tiny.Family, Tiny.Templates, seed: 2);
-        using (no_grad()) foreach (var p in templates.parameters()) p.add_(randn_like(p) * 0.05);
+        var (teacher, templates) = TeacherAndTrainedTemplates();
         var target = Tiny.Family.WithSize(2, 32, 2);
         var options = new DistillOptions { Schedule = new TrainSchedule { Steps = 5, BatchSize = 16, LearningRate = 1e-2, WeightDecay = 0 }, Seed = 4 };
 
@@ -165,6 +161,16 @@ public sealed class Training_scalers
         using var scope = NewDisposeScope();
         var error = Refused(images: 32, batchSize: 16, referenceLogits: zeros(31, 10));
         Assert.Contains("one row for each of the 32 training images", error.Message);
+    }
+
+    /// <summary>A tiny teacher and templates moved off their initialisation, as distilled ones are.</summary>
+    static (VisionTransformer Teacher, TemplateSet Templates) TeacherAndTrainedTemplates()
+    {
+        var teacher = VisionTransformer.Create(Tiny.Family, seed: 1);
+        var templates = TemplateSet.Create(Tiny.Family, Tiny.Templates, seed: 2);
+        // Distilled vector templates are not zero; fresh ones are, and would give their scalers no gradient.
+        using (no_grad()) foreach (var p in templates.parameters()) p.add_(randn_like(p) * 0.05);
+        return (teacher, templates);
     }
 
     /// <summary>The error of stage 2 on a tiny model and <paramref name="images"/> random images, which must refuse to train.</summary>

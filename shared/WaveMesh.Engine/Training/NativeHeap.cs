@@ -75,8 +75,13 @@ public static class NativeHeap
     /// <summary>Resident memory of this process and the tensors alive in it.</summary>
     public static MemorySnapshot Snapshot()
     {
-        using var self = System.Diagnostics.Process.GetCurrentProcess();
-        return new MemorySnapshot(self.WorkingSet64, Tensor.TotalCount, Trims);
+        long resident = ResidentBytes();
+        if (resident < 0)
+        {
+            using var self = System.Diagnostics.Process.GetCurrentProcess();
+            resident = self.WorkingSet64;
+        }
+        return new MemorySnapshot(resident, Tensor.TotalCount, Trims);
     }
 }
 
