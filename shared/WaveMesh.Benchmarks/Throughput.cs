@@ -11,8 +11,9 @@ using static TorchSharp.torch;
 namespace WaveMesh.Benchmarks;
 
 /// <summary>
-/// Speed of the training loops, as examples per second and as a fraction of the matrix-multiply peak measured in the
-/// same run (a ratio, so it means the same on a busier or quieter machine).
+/// Speed of the training loops, as examples per second and as a fraction of the matrix-multiply peak measured just
+/// before and just after each loop (a ratio, so it means the same on a busier or quieter machine, and measured beside
+/// each loop because this machine's speed drifts within minutes).
 /// </summary>
 public static class Throughput
 {
@@ -41,7 +42,7 @@ public static class Throughput
     }
 
     /// <summary>The stage-3 loop (plain ViT), the stage-1 loop (templated auxiliary model) and the stage-2 loop (templated target).</summary>
-    public static IReadOnlyList<ThroughputRow> Loops(ImageDataset train, Normalization normalization, Device device, double peak, int steps = 60)
+    public static IReadOnlyList<ThroughputRow> Loops(ImageDataset train, Normalization normalization, Device device, int steps = 60)
     {
         var (plain, aux, target) = Models(train);
         var config = new TemplateConfig();
@@ -50,21 +51,21 @@ public static class Throughput
         var loader = new BatchLoader(train, schedule.BatchSize, shuffle: true, seed: 0, normalization, device, dropLast: true);
         BatchLoss ce = (logits, labels, _, _) => Losses.CrossEntropy(logits, labels);
 
-        rows.Add(Row("reference: a plain TorchSharp ViT (nn modules, TorchSharp AdamW)", plain, Reference(plain, loader, device, steps), peak));
+        rows.Add(Row("reference: a plain TorchSharp ViT (nn modules, TorchSharp AdamW)", plain, () => Reference(plain, loader, device, steps)));
 
         var vit = VisionTransformer.Create(plain, 0, device);
-        rows.Add(Row("stage 3 (plain ViT, AdamW)", plain, Trainer.Run("plain", vit, Trainer.DecayGroups(vit, 0.05), loader, schedule, ce), peak));
+        rows.Add(Row("stage 3 (plain ViT, AdamW)", plain, () => Trainer.Run("plain", vit, Trainer.DecayGroups(vit, 0.05), loader, schedule, ce)));
 
         var templates = TemplateSet.Create(aux, config, 0, device);
         var auxModel = new TemplatedVit(templates, ScalerSet.Random(aux, templates, 1));
         rows.Add(Row("stage 1 (templated auxiliary model, templates + scalers)", aux,
-            Trainer.Run("stage1", auxModel, [new ParameterGroup(auxModel.Parameters().ToList(), 0.05)], loader, schedule, ce), peak));
+            () => Trainer.Run("stage1", auxModel, [new ParameterGroup(auxModel.Parameters().ToList(), 0.05)], loader, schedule, ce)));
 
         var scalers = ScalerSet.Random(target, templates, 2);
         foreach (var p in templates.parameters()) p.requires_grad = false;
         var targetModel = new TemplatedVit(templates, scalers);
         rows.Add(Row("stage 2 (templated target, scalers only)", target,
-            Trainer.Run("stage2", targetModel, [new ParameterGroup(scalers.parameters().ToList(), 0)], loader, schedule, ce), peak));
+            () => Trainer.Run("stage2", targetModel, [new ParameterGroup(scalers.parameters().ToList(), 0)], loader, schedule, ce)));
         return rows;
     }
 
@@ -93,9 +94,13 @@ public static class Throughput
         return new TrainResult(step, double.NaN, examples / Math.Max(1e-9, clock.Elapsed.TotalSeconds - warm), clock.Elapsed, false);
     }
 
-    static ThroughputRow Row(string loop, VitSpec spec, TrainResult r, double peak)
+    /// <summary>Runs one loop between two 2-second peak measurements and rates it against their mean.</summary>
+    static ThroughputRow Row(string loop, VitSpec spec, Func<TrainResult> run)
     {
+        double before = MatmulPeak(seconds: 2);
+        var r = run();
+        double peak = (before + MatmulPeak(seconds: 2)) / 2;
         double gflops = r.ExamplesPerSecond * VitFlops.Training(spec) / 1e9;
-        return new ThroughputRow(loop, spec.Describe(), r.ExamplesPerSecond, gflops, gflops / peak);
+        return new ThroughputRow(loop, spec.Describe(), r.ExamplesPerSecond, gflops, gflops / peak, peak);
     }
 }

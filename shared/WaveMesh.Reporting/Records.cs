@@ -33,8 +33,13 @@ public sealed record BenchCell(
 /// <summary>A target the benchmark set out to meet, whether it was met, and what shows it.</summary>
 public sealed record Claim(string Text, bool Met, string Evidence);
 
-/// <summary>Measured speed of one training or evaluation loop on one model.</summary>
-public sealed record ThroughputRow(string Loop, string Model, double ExamplesPerSecond, double GflopsPerSecond, double FractionOfPeak);
+/// <summary>
+/// Measured speed of one training or evaluation loop on one model; <see cref="FractionOfPeak"/> is against
+/// <see cref="PeakGflops"/>, the matmul peak measured just before and just after the loop (0 when a report of an older
+/// version measured the peak once for the whole run).
+/// </summary>
+public sealed record ThroughputRow(string Loop, string Model, double ExamplesPerSecond, double GflopsPerSecond, double FractionOfPeak,
+    double PeakGflops = 0);
 
 /// <summary>Everything the benchmark measured, possibly only part of it when it was run in parts.</summary>
 public sealed record BenchmarkReport(

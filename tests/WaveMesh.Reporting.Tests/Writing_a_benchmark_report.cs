@@ -105,6 +105,28 @@ public sealed class Writing_a_benchmark_report : IDisposable
     }
 
     [Fact]
+    public void Rates_each_loop_against_the_peak_measured_around_it_when_every_row_has_one()
+    {
+        var rows = new[]
+        {
+            new ThroughputRow("stage 3", "L6 D128 H4", 850, 105.0, 105.0 / 180, 180),
+            new ThroughputRow("stage 2", "L6 D160 H5", 640, 120.0, 120.0 / 200, 200),
+        };
+        var report = Samples.Bench(Samples.FullCells(), throughput: rows);
+
+        var markdown = BenchmarkReportWriter.ToMarkdown(report);
+        using var json = JsonDocument.Parse(BenchmarkReportWriter.ToJson(report));
+
+        Assert.Contains("| loop | model | examples/s | GFLOP/s | matmul peak around the loop (GFLOP/s) | % of that peak |", markdown);
+        Assert.Contains("| stage 3 | L6 D128 H4 | 850.0 | 105.00 | 180.0 | 58.3% |", markdown);
+        Assert.Contains("| stage 2 | L6 D160 H5 | 640.0 | 120.00 | 200.0 | 60.0% |", markdown);
+        Assert.DoesNotContain("measured in this run) |", markdown);
+        var second = json.RootElement.GetProperty("throughput")[1];
+        Assert.Equal(200, second.GetProperty("peak_gflops").GetDouble());
+        Assert.Equal(0.6, second.GetProperty("fraction_of_peak").GetDouble(), 6);
+    }
+
+    [Fact]
     public void Writes_every_cell_and_the_seed_summary_into_snake_case_json()
     {
         var cells = Samples.FullCells();
