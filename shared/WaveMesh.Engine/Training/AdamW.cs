@@ -10,63 +10,29 @@ namespace WaveMesh.Engine.Training;
 /// frees hundreds of native objects a step on its finalizer thread while the training thread is inside libtorch,
 /// which crashed long runs. Every native object here is created once per step and disposed on the training thread.
 /// </summary>
-/// <remarks>
-/// Each group keeps its moments in two flat tensors, one element per parameter element; each parameter's moments are
-/// views into them. When every parameter of a group has a gradient (every step of the training loops), the group's
-/// gradients are gathered into one flat tensor and the moments and denominators are computed by eight whole-group
-/// operations; only the weight decay and the update itself touch the parameters one by one. A plain L6 ViT of 80
-/// parameter tensors then costs about 170 small operations a step instead of about 560. The optimiser's share of the
-/// stage-3 step fell from 5.7-5.8% to 3.4-5.1% in the throughput profile (two runs before, five after): it is bound
-/// by memory traffic more than by the number of operations. A group in which some parameter has no gradient
-/// computes its moments parameter by parameter on the same views, skipping those parameters as torch.optim does;
-/// both ways compute the same formula element by element.
-/// </remarks>
 public sealed class AdamW : IDisposable
 {
-    sealed class Group : IDisposable
+    sealed class State(Parameter p) : IDisposable
     {
-        public readonly Parameter[] Parameters;
-        public readonly double WeightDecay, LearningRateScale;
-        public readonly Tensor ExpAvg, ExpAvgSq;
-        public readonly Tensor[] ExpAvgOf, ExpAvgSqOf;
-        readonly long[] offsets;
-
-        public Group(ParameterGroup g)
-        {
-            Parameters = [.. g.Parameters];
-            WeightDecay = g.WeightDecay;
-            LearningRateScale = g.LearningRateScale;
-            offsets = new long[Parameters.Length + 1];
-            for (int i = 0; i < Parameters.Length; i++) offsets[i + 1] = offsets[i] + Parameters[i].numel();
-            var like = Parameters.Length > 0 ? Parameters[0] : null;
-            if (Parameters.Any(p => p.dtype != like!.dtype || p.device_type != like.device_type || p.device_index != like.device_index))
-                throw new ArgumentException("AdamW: the parameters of one group must share a dtype and a device");
-            ExpAvg = zeros(offsets[^1], like?.dtype ?? float32, like?.device).DetachFromDisposeScope();
-            ExpAvgSq = zeros(offsets[^1], like?.dtype ?? float32, like?.device).DetachFromDisposeScope();
-            ExpAvgOf = Parameters.Select((p, i) => Slice(ExpAvg, i).DetachFromDisposeScope()).ToArray();
-            ExpAvgSqOf = Parameters.Select((p, i) => Slice(ExpAvgSq, i).DetachFromDisposeScope()).ToArray();
-        }
-
-        /// <summary>Parameter <paramref name="i"/>'s part of a flat tensor, in the parameter's shape.</summary>
-        public Tensor Slice(Tensor flat, int i) =>
-            flat.narrow(0, offsets[i], offsets[i + 1] - offsets[i]).view(Parameters[i].shape);
+        public readonly Parameter Parameter = p;
+        public readonly Tensor ExpAvg = zeros_like(p).DetachFromDisposeScope();
+        public readonly Tensor ExpAvgSq = zeros_like(p).DetachFromDisposeScope();
 
         public void Dispose()
         {
-            foreach (var t in ExpAvgOf.Concat(ExpAvgSqOf)) t.Dispose();
             ExpAvg.Dispose();
             ExpAvgSq.Dispose();
         }
     }
 
-    readonly List<Group> groups;
+    readonly List<(State[] States, double WeightDecay, double LearningRateScale)> groups;
     readonly double beta1, beta2, eps;
     long steps;
 
     public AdamW(IEnumerable<ParameterGroup> groups, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
     {
         using var noGrad = no_grad();
-        this.groups = groups.Select(g => new Group(g)).ToList();
+        this.groups = groups.Select(g => (g.Parameters.Select(p => new State(p)).ToArray(), g.WeightDecay, g.LearningRateScale)).ToList();
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
@@ -75,9 +41,9 @@ public sealed class AdamW : IDisposable
     /// <summary>Clears the gradients of every parameter.</summary>
     public void ZeroGrad()
     {
-        foreach (var g in groups)
-        foreach (var p in g.Parameters)
-            p.grad = null;
+        foreach (var (states, _, _) in groups)
+        foreach (var s in states)
+            s.Parameter.grad = null;
     }
 
     /// <summary>
@@ -96,45 +62,28 @@ public sealed class AdamW : IDisposable
         using var oneMinusBeta2 = (1 - beta2).ToScalar();
         using var epsScalar = eps.ToScalar();
         using var sqrtBias2 = Math.Sqrt(bias2).ToScalar();
-        foreach (var g in groups)
+        foreach (var (states, weightDecay, scale) in groups)
         {
-            if (g.Parameters.Length == 0) continue;
-            double lr = learningRate * g.LearningRateScale;
-            using var decay = (1 - lr * g.WeightDecay).ToScalar();
+            double lr = learningRate * scale;
+            using var decay = (1 - lr * weightDecay).ToScalar();
             using var stepSize = (-lr / bias1).ToScalar();
-            var grads = g.Parameters.Select(p => p.grad).ToArray();
-            bool whole = grads.All(x => x is not null);
-            Tensor? denominators = null;
-            if (whole)
+            foreach (var s in states)
             {
-                // The moments and sqrt(v_hat) + eps of the whole group at once, over one flat copy of its gradients.
-                var flat = cat(grads.Select(x => x!.reshape(-1)).ToList(), 0);
-                g.ExpAvg.mul_(beta1Scalar).add_(flat, oneMinusBeta1);
-                g.ExpAvgSq.mul_(beta2Scalar).addcmul_(flat, flat, oneMinusBeta2);
-                denominators = g.ExpAvgSq.sqrt().div_(sqrtBias2).add_(epsScalar);
-            }
-            for (int i = 0; i < g.Parameters.Length; i++)
-            {
-                var grad = grads[i];
+                using var grad = s.Parameter.grad;
                 if (grad is null) continue;
-                Tensor denominator;
-                if (whole) denominator = g.Slice(denominators!, i);
-                else
-                {
-                    g.ExpAvgOf[i].mul_(beta1Scalar).add_(grad, oneMinusBeta1);
-                    g.ExpAvgSqOf[i].mul_(beta2Scalar).addcmul_(grad, grad, oneMinusBeta2);
-                    denominator = g.ExpAvgSqOf[i].sqrt().div_(sqrtBias2).add_(epsScalar);
-                }
-                var p = g.Parameters[i];
-                if (g.WeightDecay != 0) p.mul_(decay);
-                p.addcdiv_(g.ExpAvgOf[i], denominator, stepSize);
+                if (weightDecay != 0) s.Parameter.mul_(decay);
+                s.ExpAvg.mul_(beta1Scalar).add_(grad, oneMinusBeta1);
+                s.ExpAvgSq.mul_(beta2Scalar).addcmul_(grad, grad, oneMinusBeta2);
+                using var denominator = s.ExpAvgSq.sqrt().div_(sqrtBias2).add_(epsScalar);
+                s.Parameter.addcdiv_(s.ExpAvg, denominator, stepSize);
             }
-            foreach (var x in grads) x?.Dispose();
         }
     }
 
     public void Dispose()
     {
-        foreach (var g in groups) g.Dispose();
+        foreach (var (states, _, _) in groups)
+        foreach (var s in states)
+            s.Dispose();
     }
 }
