@@ -11,7 +11,7 @@ public sealed class Optimising_with_AdamW
     {
         using var scope = NewDisposeScope();
         random.manual_seed(11);
-        // Two parameters in the first group, so that its whole-group update is exercised.
+        // Two parameters in the first group, each with its own moments and the group's decay.
         var a1 = new Parameter(randn(4, 5)); var c1 = new Parameter(randn(2, 3)); var b1 = new Parameter(randn(5));
         var a2 = new Parameter(a1.detach().clone()); var c2 = new Parameter(c1.detach().clone()); var b2 = new Parameter(b1.detach().clone());
         using var ours = new Training.AdamW([new ParameterGroup([a1, c1], 0.05), new ParameterGroup([b1], 0)]);
