@@ -31,6 +31,12 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
 
     public string CellsDirectory => Path.Combine(outDirectory, "cells");
 
+    /// <summary>
+    /// Only read what earlier runs stored (<c>--report-only</c>): the teacher and the templates are looked up, never
+    /// trained; a missing one is an error naming it instead of hours of training the user did not ask for.
+    /// </summary>
+    public bool StoredOnly { get; init; }
+
     int StepsPerEpoch => (p.Data.Name == Datasets.Cifar10Name ? 50_000 : 60_000) / 128;
 
     public static IEnumerable<CellSpec> Plan(IEnumerable<ModelSize> sizes, IEnumerable<string> methods, IReadOnlyList<long> seeds,
@@ -52,14 +58,21 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
             {
                 var job = new FinetuneTarget(p.Family, config.Teacher.Size, Methods.Teacher, new InitSource(InitSource.Scratch),
                     p.Data with { Subset = null }, config.Teacher.Training, config.Teacher.Seed);
-                log($"teacher {config.Teacher.Size}: {config.Teacher.Training.Steps} steps");
-                teacherDigest = ((TargetFinetuned)await runner.RunAsync(job, progress, ct)).ModelDigest;
+                if (!StoredOnly) log($"teacher {config.Teacher.Size}: {config.Teacher.Training.Steps} steps");
+                teacherDigest = ((TargetFinetuned)await RunAsync(job, "teacher", ct)).ModelDigest;
             }
             teacherAccuracy = await EvaluateAsync(teacherDigest, EvaluationSubject.Teacher, ct);
             log($"teacher test accuracy {teacherAccuracy:P2}");
         }
         return (teacherDigest, teacherAccuracy);
     }
+
+    async Task<IntegrationEvent> RunAsync(StageJob job, string what, CancellationToken ct) =>
+        !StoredOnly
+            ? await runner.RunAsync(job, progress, ct)
+            : await runner.TryCachedAsync(job, ct) ?? throw new BenchmarkNotStoredException(
+                $"--report-only reads a finished benchmark, but its {what} ({job.Describe()}) is not in this artifact store; " +
+                "pass the --store the benchmark ran with, or run it without --report-only");
 
     /// <summary>The teacher's size (weight selection applies only to targets no larger than it).</summary>
     public async Task<ModelSize> TeacherSizeAsync(CancellationToken ct)
@@ -77,7 +90,7 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
         if (templates is null)
         {
             var (teacher, _) = await TeacherAsync(ct);
-            templates = (TemplatesDistilled)await runner.RunAsync(p.DistillJob(teacher), progress, ct);
+            templates = (TemplatesDistilled)await RunAsync(p.DistillJob(teacher), "templates (stage 1)", ct);
             log($"templates: {templates.TemplateParameters:N0} parameters, auxiliary {p.Auxiliary} {templates.AuxAccuracy:P2}, stage 1 {templates.Stats.Seconds:F0} s");
         }
         return templates;
@@ -144,3 +157,6 @@ public sealed class BenchmarkRunner(StageRunner runner, RunConfig config, string
                 .Select(f => ContractJson.Deserialize<StoredCell>(File.ReadAllText(f))).ToList()
             : [];
 }
+
+/// <summary>A report was asked of a benchmark whose teacher or templates are not in the artifact store.</summary>
+public sealed class BenchmarkNotStoredException(string message) : Exception(message);

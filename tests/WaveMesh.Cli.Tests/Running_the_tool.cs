@@ -161,4 +161,51 @@ public sealed class Running_the_tool : IDisposable
         AssertNoStackTrace(result);
         Assert.False(Directory.Exists(folder.PathOf("store")));
     }
+
+    [Fact]
+    public async Task Bench_report_only_against_a_store_without_the_teacher_says_so_and_trains_nothing()
+    {
+        var config = folder.Write("tiny.yaml", TinyConfig);
+        var store = folder.PathOf("empty-store");
+
+        var result = await Cli.RunAsync(folder.Path, "bench", "--config", config, "--out", folder.PathOf("results"), "--store", store,
+            "--report-only", "--threads", "1");
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        var line = Assert.Single(result.StderrLines);
+        Assert.StartsWith("wavemesh: error: --report-only reads a finished benchmark, but its teacher ", line);
+        Assert.Contains("--store", line);
+        Assert.DoesNotContain("finetune", result.Stdout);
+        AssertNoStackTrace(result);
+        // Nothing was trained: the store holds no model.
+        var stored = Directory.Exists(store) ? Directory.GetFiles(store, "*", SearchOption.AllDirectories) : [];
+        Assert.DoesNotContain(stored, f => f.Contains($"{Path.DirectorySeparatorChar}objects{Path.DirectorySeparatorChar}"));
+    }
+
+    [Fact]
+    public async Task Bench_report_only_rewrites_the_report_from_a_finished_benchmark_without_training()
+    {
+        var config = folder.Write("tiny.yaml", TinyConfig);
+        var store = folder.PathOf("store");
+        var results = folder.PathOf("results");
+        string[] bench = ["bench", "--config", config, "--out", results, "--store", store, "--sizes", "1x16x1", "--methods", "scratch",
+            "--budgets", "0", "--seeds", "0", "--no-throughput", "--threads", "1"];
+        var first = await Cli.RunAsync(folder.Path, bench);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var report = Path.Combine(results, "results.md");
+        var written = await File.ReadAllTextAsync(report);
+        File.Delete(report);
+
+        var again = await Cli.RunAsync(folder.Path, [.. bench, "--report-only"]);
+
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.DoesNotContain("finetune", again.Stdout);
+        Assert.DoesNotContain("steps", again.Stdout);
+        var rewritten = await File.ReadAllTextAsync(report);
+        // Every table row (cells, claims) as the benchmark wrote it; only the date and the command line differ.
+        Assert.NotEmpty(Lines(written, "| "));
+        Assert.Equal(Lines(written, "| "), Lines(rewritten, "| "));
+    }
+
+    static string[] Lines(string text, string prefix) => text.Split('\n').Where(l => l.StartsWith(prefix, StringComparison.Ordinal)).ToArray();
 }

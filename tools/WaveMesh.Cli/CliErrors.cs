@@ -28,7 +28,8 @@ static class CliErrors
     {
         OperationCanceledException => ("cancelled; finished artifacts are kept and the next run resumes from them", Cancelled),
         SafetensorsFormatException or CheckpointMismatchException or SpecException or DatasetNotFoundException
-            or DatasetFormatException or TrainingDivergedException or CliUsageException or ConfigException => (OneLine(e.Message), UserError),
+            or DatasetFormatException or TrainingDivergedException or CliUsageException or ConfigException
+            or Benchmarks.BenchmarkNotStoredException => (OneLine(e.Message), UserError),
         Artifacts.ArtifactCorruptException or Artifacts.ArtifactNotFoundException => (OneLine(e.Message), UserError),
         FileNotFoundException f => ($"file not found: {f.FileName ?? OneLine(f.Message)}", UserError),
         DirectoryNotFoundException d => (OneLine(d.Message), UserError),

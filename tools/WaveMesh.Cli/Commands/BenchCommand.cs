@@ -26,7 +26,7 @@ static class BenchCommand
     static readonly Option<string> Budgets = new("--budgets") { Description = "Stage-3 budgets in epochs (0 = at initialisation)", DefaultValueFactory = _ => "0,0.25,1,3,10" };
     static readonly Option<string?> LearningRates = new("--learning-rates") { Description = "Stage-3 learning rates to sweep (default: the configuration's per method)" };
     static readonly Option<bool> NoThroughput = new("--no-throughput") { Description = "Skip the throughput measurement" };
-    static readonly Option<bool> ReportOnly = new("--report-only") { Description = "Only rewrite the report from the finished cells" };
+    static readonly Option<bool> ReportOnly = new("--report-only") { Description = "Only rewrite the report from the finished cells (reads the teacher and templates from --store; trains nothing)" };
 
     public static Command Create()
     {
@@ -79,7 +79,7 @@ static class BenchCommand
         var progress = new ConsoleProgress();
         var runner = new BenchmarkRunner(new StageRunner(context, StageRunner.AllStages()), config, outDir.FullName,
             e => progress.Show(e.Description, e.Step, e.Steps, e.Loss, e.ExamplesPerSecond, TimeSpan.FromSeconds(e.ElapsedSeconds)),
-            line => progress.Line("  " + line));
+            line => progress.Line("  " + line)) { StoredOnly = parse.GetValue(ReportOnly) };
         var command = "./wavemesh bench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(2));
 
         var throughputFile = Path.Combine(outDir.FullName, "throughput.json");
