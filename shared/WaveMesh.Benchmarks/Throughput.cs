@@ -51,6 +51,19 @@ public static class Throughput
         var loader = new BatchLoader(train, schedule.BatchSize, shuffle: true, seed: 0, normalization, device, dropLast: true);
         BatchLoss ce = (logits, labels, _, _) => Losses.CrossEntropy(logits, labels);
 
+        // Each loop runs between two 2-second peak measurements and is rated against their mean; the measurement after
+        // one loop is the one before the next (nothing but the next model's creation runs between them).
+        double edge = MatmulPeak(seconds: 2);
+        ThroughputRow Row(string loop, VitSpec spec, Func<TrainResult> run)
+        {
+            double before = edge;
+            var r = run();
+            edge = MatmulPeak(seconds: 2);
+            double peak = (before + edge) / 2;
+            double gflops = r.ExamplesPerSecond * VitFlops.Training(spec) / 1e9;
+            return new ThroughputRow(loop, spec.Describe(), r.ExamplesPerSecond, gflops, gflops / peak, peak);
+        }
+
         rows.Add(Row("reference: a plain TorchSharp ViT (nn modules, TorchSharp AdamW)", plain, () => Reference(plain, loader, device, steps)));
 
         var vit = VisionTransformer.Create(plain, 0, device);
@@ -94,13 +107,4 @@ public static class Throughput
         return new TrainResult(step, double.NaN, examples / Math.Max(1e-9, clock.Elapsed.TotalSeconds - warm), clock.Elapsed, false);
     }
 
-    /// <summary>Runs one loop between two 2-second peak measurements and rates it against their mean.</summary>
-    static ThroughputRow Row(string loop, VitSpec spec, Func<TrainResult> run)
-    {
-        double before = MatmulPeak(seconds: 2);
-        var r = run();
-        double peak = (before + MatmulPeak(seconds: 2)) / 2;
-        double gflops = r.ExamplesPerSecond * VitFlops.Training(spec) / 1e9;
-        return new ThroughputRow(loop, spec.Describe(), r.ExamplesPerSecond, gflops, gflops / peak, peak);
-    }
 }
